@@ -11,13 +11,19 @@ Import-light: it imports only the registries it fills, starts nothing and touche
 
 from __future__ import annotations
 
+from g2rl_verl import g2rl_engine as _g2rl_engine
+from g2rl_verl import g2rl_estimator as _g2rl_estimator
 from g2rl_verl.gppo import policy_loss as _gppo_policy_loss
 
-_gppo_policy_loss.register()
+_gppo_policy_loss.register()  # POLICY_LOSS_REGISTRY: gppo, gppo_only_high, ce_gppo
+_g2rl_estimator.register()  # ADV_ESTIMATOR_REGISTRY: g2rl
+_g2rl_engine.register()  # EngineRegistry language_model/fsdp(2): engine that can return G2RL features
 
 # Fail fast here rather than at the first actor update ("Unsupported loss mode").
-from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY as _POLICY_LOSS_REGISTRY  # noqa: E402
+from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY as _ADV_REGISTRY  # noqa: E402
+from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY as _LOSS_REGISTRY  # noqa: E402
 
-_missing = [name for name in _gppo_policy_loss.POLICY_LOSSES if name not in _POLICY_LOSS_REGISTRY]
+_missing = [name for name in _gppo_policy_loss.POLICY_LOSSES if name not in _LOSS_REGISTRY]
+_missing += [] if "g2rl" in _ADV_REGISTRY else ["g2rl (advantage estimator)"]
 if _missing:
-    raise RuntimeError(f"g2rl_verl.plugin: policy losses {_missing} failed to register")
+    raise RuntimeError(f"g2rl_verl.plugin: {_missing} failed to register")

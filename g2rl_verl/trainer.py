@@ -40,6 +40,7 @@ from verl.workers.utils.padding import response_to_nested
 logger = logging.getLogger(__name__)
 
 PHI_FLAG = "g2rl_compute_phi"
+CHUNK_KEY = "g2rl_feature_chunk_tokens"
 PHI_FIELD = "g2rl_phi"
 POSITIVE_FIELD = "gppo_positive"
 REWARD_INFO_KEYS = ("acc", "score01", "valid")
@@ -85,10 +86,12 @@ class G2RLTrainer(PPOTrainerSync):
         if not self._use_g2rl:
             return super()._compute_old_log_prob(batch, metrics)
         batch.extra_info[PHI_FLAG] = True
+        batch.extra_info[CHUNK_KEY] = int(self.config.algorithm.g2rl.feature_chunk_tokens)
         try:
             return super()._compute_old_log_prob(batch, metrics)
-        finally:
+        finally:  # the ref-model and update passes must not pay for features
             batch.extra_info.pop(PHI_FLAG, None)
+            batch.extra_info.pop(CHUNK_KEY, None)
 
     def _compute_advantage(self, batch, metrics: dict):
         if not (self._use_g2rl or self._use_positive_nll):
