@@ -14,9 +14,6 @@ from omegaconf import DictConfig, OmegaConf
 GPPO_LOSSES = ("gppo", "gppo_only_high", "ce_gppo")
 GPPO_CONFIG_TARGET = "g2rl_verl.gppo.config.GPPOPolicyLossConfig"
 REWARD_ROUTER_PATH = "pkg://g2rl_verl.rewards.router"
-G2RL_KEYS = {
-    "shaping_mode", "shaping_lambda", "reward_clip", "eps", "skip_uniform_groups", "feature_chunk_tokens",
-}
 
 
 class ConfigError(ValueError):
@@ -106,48 +103,24 @@ def validate_gppo(cfg: DictConfig) -> None:
 
 
 def validate_g2rl(cfg: DictConfig) -> None:
+    """G2RL keys and the verl settings it depends on (the per-key rules live with the estimator)."""
+    from g2rl_verl.g2rl_estimator import G2RLConfigError, validate_g2rl_config
+
+    try:
+        validate_g2rl_config(_get(cfg, "algorithm"), _get(cfg, "actor_rollout_ref"))
+    except G2RLConfigError as error:
+        raise ConfigError(str(error)) from error
     if _get(cfg, "algorithm.adv_estimator") != "g2rl":
         return
-    g2rl = _get(cfg, "algorithm.g2rl")
-    if g2rl is None:
-        raise ConfigError("algorithm.g2rl is missing: compose from g2rl_verl's g2rl_trainer config")
-    unknown = set(g2rl.keys()) - G2RL_KEYS
-    if unknown:
-        raise ConfigError(f"algorithm.g2rl has unknown keys {sorted(unknown)}; known: {sorted(G2RL_KEYS)}")
-    mode = _get(cfg, "algorithm.g2rl.shaping_mode")
-    if mode not in ("eq12", "prose"):
-        raise ConfigError(f"algorithm.g2rl.shaping_mode={mode!r} must be 'eq12' or 'prose'")
-    _number(cfg, "algorithm.g2rl.shaping_lambda", low=0.0)
-    _number(cfg, "algorithm.g2rl.reward_clip", low=0.0, low_open=True)
-    _number(cfg, "algorithm.g2rl.eps", low=0.0, low_open=True)
-    chunk = _get(cfg, "algorithm.g2rl.feature_chunk_tokens")
-    if not isinstance(chunk, int) or isinstance(chunk, bool) or chunk <= 0:
-        raise ConfigError(f"algorithm.g2rl.feature_chunk_tokens={chunk!r} must be a positive integer")
-    if not isinstance(_get(cfg, "algorithm.g2rl.skip_uniform_groups"), bool):
-        raise ConfigError("algorithm.g2rl.skip_uniform_groups must be true or false")
-    if _get(cfg, "actor_rollout_ref.model.use_fused_kernels", False):
-        raise ConfigError(
-            "actor_rollout_ref.model.use_fused_kernels=true: fused kernels never materialise the logits that "
-            "G2RL's feature Φ = Eᵀ(c − P)/L is computed from; set it to false for adv_estimator=g2rl"
-        )
-    strategy = _get(cfg, "actor_rollout_ref.actor.strategy")
-    if strategy not in ("fsdp", "fsdp2"):
-        raise ConfigError(
-            f"actor_rollout_ref.actor.strategy={strategy!r}: G2RL features are implemented for verl's FSDP "
-            "engine only (fsdp / fsdp2); Megatron is out of scope"
-        )
-    if _get(cfg, "algorithm.rollout_correction.bypass_mode", False):
-        raise ConfigError(
-            "algorithm.rollout_correction.bypass_mode=true replaces the π_old recompute pass that G2RL's features "
-            "come from; set it to false for adv_estimator=g2rl"
-        )
     if _get(cfg, "reward.custom_reward_function.path") != REWARD_ROUTER_PATH:
         raise ConfigError(
             "adv_estimator=g2rl reads the base reward r = 2*score01 - 1 from our reward router's results: set "
             f"reward.custom_reward_function.path={REWARD_ROUTER_PATH}"
         )
     if _get(cfg, "trainer.use_v1", True) is not True or _get(cfg, "trainer.v1.trainer_mode", "sync") != "sync":
-        raise ConfigError("adv_estimator=g2rl runs on verl's v1 sync trainer: set trainer.use_v1=true, trainer.v1.trainer_mode=sync")
+        raise ConfigError(
+            "adv_estimator=g2rl runs on verl's v1 sync trainer: set trainer.use_v1=true, trainer.v1.trainer_mode=sync"
+        )
 
 
 def validate_config(cfg: DictConfig) -> None:

@@ -1,0 +1,24 @@
+"""Sandboxed executor for untrusted Python programs with per-test verdicts (sandbox.md).
+
+Importable without torch or verl. See sandbox/local_backend.py for the threat model and
+sandbox/runner.py for the runner wire protocol.
+"""
+
+from sandbox.api import evaluate, evaluate_async, evaluate_batch, evaluate_batch_async, get_backend
+from sandbox.backend import Backend
+from sandbox.compare import compare_output
+from sandbox.types import (
+    BadTestSpec,
+    IsolationUnavailable,
+    Limits,
+    ProgramResult,
+    TestRecord,
+    TestSpec,
+    Verdict,
+)
+
+__all__ = [
+    "Backend", "BadTestSpec", "IsolationUnavailable", "Limits", "ProgramResult", "TestRecord", "TestSpec",
+    "Verdict", "compare_output", "evaluate", "evaluate_async", "evaluate_batch", "evaluate_batch_async",
+    "get_backend",
+]

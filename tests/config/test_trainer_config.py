@@ -13,6 +13,7 @@ from g2rl_verl.gppo.config import GPPOPolicyLossConfig
 from g2rl_verl.validation import ConfigError, validate_config
 
 GPPO = ["actor_rollout_ref.actor.policy_loss.loss_mode=gppo", "actor_rollout_ref.actor.clip_ratio_c=10.0"]
+G2RL = ["algorithm.adv_estimator=g2rl", "actor_rollout_ref.rollout.n=4"]
 
 
 def test_composes_with_verl_defaults_and_our_keys(compose_config):
@@ -63,10 +64,12 @@ def test_beta_fields_reach_the_loss_as_our_config_subclass(compose_config):
         (GPPO[:1], "actor_rollout_ref.actor.clip_ratio_c"),  # verl's default c=3 is fine, but ...
         (GPPO + ["actor_rollout_ref.actor.policy_loss.gppo_beta1=0.25"], "gppo_beta1/gppo_beta2"),
         (GPPO + ["actor_rollout_ref.actor.policy_loss.positive_nll_coef=-0.1"], "positive_nll_coef"),
-        (["algorithm.adv_estimator=g2rl", "algorithm.g2rl.shaping_mode=eq13"], "algorithm.g2rl.shaping_mode"),
-        (["algorithm.adv_estimator=g2rl", "actor_rollout_ref.model.use_fused_kernels=true"], "use_fused_kernels"),
-        (["algorithm.adv_estimator=g2rl", "actor_rollout_ref.actor.strategy=megatron"], "actor_rollout_ref.actor.strategy"),
-        (["algorithm.adv_estimator=g2rl", "+algorithm.g2rl.lamda=0.5"], "unknown keys"),
+        (G2RL + ["algorithm.g2rl.shaping_mode=eq13"], "algorithm.g2rl.shaping_mode"),
+        (G2RL + ["actor_rollout_ref.model.use_fused_kernels=true"], "use_fused_kernels"),
+        (G2RL + ["actor_rollout_ref.actor.strategy=megatron"], "actor_rollout_ref.actor.strategy"),
+        (G2RL + ["+algorithm.g2rl.lamda=0.5"], "algorithm.g2rl.lamda"),
+        (G2RL + ["actor_rollout_ref.actor.strategy=fsdp"], "strategy"),
+        (G2RL + ["reward.custom_reward_function.path=pkg://my.rewards"], "custom_reward_function"),
     ],
 )
 def test_bad_config_fails_naming_the_key(compose_config, overrides, key):
@@ -78,7 +81,7 @@ def test_bad_config_fails_naming_the_key(compose_config, overrides, key):
 
 def test_entry_point_dry_run_validates_g2rl_config(tmp_path):
     common = [
-        "algorithm.adv_estimator=g2rl",
+        *G2RL,
         "actor_rollout_ref.actor.policy_loss.loss_mode=gppo",
         "actor_rollout_ref.actor.clip_ratio_c=10.0",
         "actor_rollout_ref.model.path=/nonexistent/model",

@@ -1,0 +1,1 @@
+"""Source shapes: how each known dataset layout is recognised and converted into examples."""

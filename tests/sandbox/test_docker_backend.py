@@ -1,0 +1,164 @@
+"""Docker backend: hardening flags (no daemon needed) and real runs against a daemon (marker `docker`).
+
+The daemon tests need dockerd and the image built by `python sandbox/docker/build_image.py`; without
+them they are skipped with the exact reason.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from sandbox.docker_backend import CONTAINER_LABEL, DEFAULT_IMAGE, DockerOptions, container_config
+from sandbox.types import Limits, TestSpec, Verdict
+
+FAST = Limits(cpu_s=1.0, wall_s=2.0, memory_mb=256, pids=16)
+
+
+def test_container_config_has_every_hardening_flag_of_spec_section_9():
+    limits = Limits(memory_mb=512, pids=32, tmpfs_mb=64, nofile=64, fsize_mb=8)
+    cfg = container_config(DockerOptions(image="img:tag"), limits)
+    assert cfg["network_mode"] == "none"
+    assert cfg["read_only"] is True
+    assert cfg["tmpfs"] == {"/tmp": "size=64m,mode=1777,nosuid,nodev"}
+    # 512 MiB for the candidate + 128 MiB runner headroom; swap equal to memory means no swap
+    assert cfg["mem_limit"] == cfg["memswap_limit"] == "640m"
+    assert cfg["pids_limit"] == 32 + 8
+    assert cfg["cap_drop"] == ["ALL"]
+    assert cfg["security_opt"] == ["no-new-privileges"]
+    assert cfg["user"] == "65534:65534"
+    assert cfg["nano_cpus"] == 1_000_000_000
+    ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in cfg["ulimits"]}
+    assert ulimits == {"nofile": (80, 80), "fsize": (8 << 20, 8 << 20), "core": (0, 0)}
+    assert "privileged" not in cfg and "volumes" not in cfg  # no docker socket, no host paths
+
+
+def test_docker_options_validate_names_the_field():
+    with pytest.raises(ValueError, match="recycle_after"):
+        DockerOptions(recycle_after=0).validate()
+
+
+# ------------------------------------------------------------------------------------------------
+# with a daemon
+
+
+@pytest.fixture(scope="module")
+def docker_client():
+    try:
+        import docker
+    except ImportError:
+        pytest.skip("docker SDK not installed (pip install 'docker>=7')")
+    try:
+        client = docker.from_env()
+        client.ping()
+    except Exception as e:  # noqa: BLE001
+        reason = f"Docker daemon not reachable: {e}"
+        print(f"SKIP docker suite: {reason}")
+        pytest.skip(reason)
+    try:
+        client.images.get(DEFAULT_IMAGE)
+    except Exception:  # noqa: BLE001
+        reason = f"image {DEFAULT_IMAGE} missing: run `python sandbox/docker/build_image.py`"
+        print(f"SKIP docker suite: {reason}")
+        pytest.skip(reason)
+    return client
+
+
+@pytest.fixture
+def backend(docker_client):
+    from sandbox.docker_backend import DockerBackend
+
+    b = DockerBackend(pool_size=2, recycle_after=50, client=docker_client)
+    yield b
+    b.close()
+    # nothing of this pool survives close(), whatever state its containers were in
+    label = f"{CONTAINER_LABEL}={b.options.pool_id}"
+    assert docker_client.containers.list(all=True, filters={"label": label}) == []
+
+
+def run(backend, program, spec, limits=FAST, compare="lines"):
+    return asyncio.run(backend.evaluate(program, TestSpec.from_dict(spec), limits, compare))
+
+
+ADD = {"inputs": ["1 2\n", "3 4\n"], "outputs": ["3\n", "7\n"]}
+
+
+@pytest.mark.docker
+def test_docker_verdicts_ac_wa_re(backend):
+    ok = run(backend, "a, b = map(int, input().split())\nprint(a + b)", ADD)
+    assert [t.verdict for t in ok.tests] == [Verdict.AC, Verdict.AC]
+    wrong = run(backend, "print(3)", ADD)  # right on test 0 only: 3 == 1 + 2
+    assert [t.verdict for t in wrong.tests] == [Verdict.AC, Verdict.WA]
+    crash = run(backend, "raise SystemExit(3)", ADD)
+    assert [(t.verdict, t.exit_status) for t in crash.tests] == [(Verdict.RE, 3), (Verdict.RE, 3)]
+    assert ok.backend == "docker" and "docker" in ok.isolation
+
+
+@pytest.mark.docker
+def test_docker_busy_loop_is_tle_and_container_is_reused(backend):
+    r = run(backend, "while True:\n    pass", {"inputs": [""], "outputs": [""]})
+    assert r.tests[0].verdict is Verdict.TLE
+    again = run(backend, "print(input())", {"inputs": ["x\n"], "outputs": ["x\n"]})
+    assert again.tests[0].verdict is Verdict.AC
+    assert backend.stats["created"] == 1  # the warm container survived the TLE
+
+
+@pytest.mark.docker
+def test_docker_sandbox_view_no_network_readonly_root_nobody(backend):
+    probe = (
+        "import os, socket\n"
+        "print(os.getuid(), os.getgid())\n"
+        "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=1); print('net')\n"
+        "except OSError:\n    print('no-net')\n"
+        "try:\n    open('/etc/x', 'w'); print('rw')\n"
+        "except OSError:\n    print('ro')\n"
+        "print(sorted(k for k in os.environ if k not in ('PWD',)))\n"
+        "print(os.environ['HOSTNAME'])\n"
+    )
+    # HOSTNAME is exported by docker itself; the backend pins it to "sandbox"
+    expected_env = "['HOME', 'HOSTNAME', 'LANG', 'MKL_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', " \
+                   "'PYTHONDONTWRITEBYTECODE']"
+    r = run(backend, probe, {"inputs": [""], "outputs": [f"65534 65534\nno-net\nro\n{expected_env}\nsandbox\n"]})
+    assert r.tests[0].verdict is Verdict.AC, r.tests[0].stdout_head
+
+
+@pytest.mark.docker
+def test_docker_daemon_left_behind_is_killed_and_container_recycled(backend):
+    daemon = ("import os, time\n"
+              "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n"
+              "    os._exit(0)\n"
+              "print('ok')")
+    r = run(backend, daemon, {"inputs": [""], "outputs": ["ok\n"]})
+    assert r.tests[0].verdict is Verdict.AC
+    # the next program's bootstrap finds the setsid escapee, kills it and retires the container
+    r2 = run(backend, "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))",
+             {"inputs": [""], "outputs": ["x"]})
+    assert backend.stats["leftovers_killed"] == 1
+    assert backend.stats["recycled"] == 1
+    # pids seen by that program: PID 1 (keeper), the runner, the test itself = 3
+    assert r2.tests[0].stdout_head.strip() == "3"
+
+
+@pytest.mark.docker
+def test_docker_fork_bomb_is_capped_and_pool_recovers(backend):
+    bomb = "import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass"
+    r = run(backend, bomb, {"inputs": [""], "outputs": [""]})
+    assert r.tests[0].verdict in (Verdict.RE, Verdict.TLE)
+    after = run(backend, "print(2)", {"inputs": [""], "outputs": ["2\n"]})
+    assert after.tests[0].verdict is Verdict.AC
+
+
+@pytest.mark.docker
+def test_docker_container_hostconfig_matches_request(backend, docker_client):
+    run(backend, "print(1)", {"inputs": [""], "outputs": ["1\n"]})
+    slot = backend._idle[0]
+    slot.container.reload()
+    hc = slot.container.attrs["HostConfig"]
+    assert hc["NetworkMode"] == "none"
+    assert hc["ReadonlyRootfs"] is True
+    assert hc["CapDrop"] == ["ALL"]
+    assert hc["SecurityOpt"] == ["no-new-privileges"]
+    assert hc["Memory"] == hc["MemorySwap"] == (256 + 128) << 20
+    assert hc["PidsLimit"] == 16 + 8
+    assert slot.container.attrs["Config"]["User"] == "65534:65534"
