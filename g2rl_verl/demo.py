@@ -31,10 +31,12 @@ import json
 import math
 import os
 import random
+import shutil
 import signal
 import string
 import subprocess
 import sys
+import tempfile
 import time
 import uuid
 from dataclasses import dataclass, field
@@ -234,7 +236,7 @@ def training_overrides(
     ]
 
 
-def demo_environment(run_marker: str, metrics_file: Path) -> dict[str, str]:
+def demo_environment(run_marker: str, metrics_file: Path, scratch_dir: Path) -> dict[str, str]:
     from g2rl_verl.cpu.environment import cpu_run_environment
 
     env = dict(os.environ)
@@ -249,6 +251,10 @@ def demo_environment(run_marker: str, metrics_file: Path) -> dict[str, str]:
         VERL_FILE_LOGGER_PATH=str(metrics_file),
         RAY_DEDUP_LOGS="1",
         G2RL_DEMO_RUN=run_marker,  # inherited by every process of the run: lets us find leftovers
+        # verl leaves lock files in the temp dir (verl/utils/fs.py:293); give the run its own, deleted
+        # afterwards. Ray keeps the usual location (its socket paths must stay short).
+        TMPDIR=str(scratch_dir),
+        RAY_TMPDIR=env.get("RAY_TMPDIR", tempfile.gettempdir()),
         PYTHONUNBUFFERED="1",
     )
     return env
@@ -451,17 +457,21 @@ def run_demo(
         metrics_file = workdir / f"metrics_{name}.jsonl"
         metrics_file.unlink(missing_ok=True)
         print(f"g2rl-verl demo: {name} run (steps up to {total}) ...", flush=True)
-        phases.append(
-            run_phase(
-                name,
-                training_overrides(assets, settings, checkpoint_dir, total),
-                demo_environment(marker, metrics_file),
-                workdir / f"log_{name}.txt",
-                metrics_file,
-                settings.phase_timeout_s,
-                echo=echo,
+        scratch_dir = Path(tempfile.mkdtemp(prefix="g2rl_demo_"))
+        try:
+            phases.append(
+                run_phase(
+                    name,
+                    training_overrides(assets, settings, checkpoint_dir, total),
+                    demo_environment(marker, metrics_file, scratch_dir),
+                    workdir / f"log_{name}.txt",
+                    metrics_file,
+                    settings.phase_timeout_s,
+                    echo=echo,
+                )
             )
-        )
+        finally:
+            shutil.rmtree(scratch_dir, ignore_errors=True)
         if phases[-1].returncode != 0:
             tail = phases[-1].log_file.read_text().splitlines()[-40:]
             print("\n".join(tail), file=sys.stderr)

@@ -71,6 +71,35 @@ def reward_columns(infos: list[dict], n: int) -> dict[str, torch.Tensor]:
     return out
 
 
+
+
+def reward_metrics(infos: list[dict]) -> dict[str, float]:
+    """Per-step reward metrics from our router's per-sample results (rewards.md §7).
+
+    verl logs reward extra info only in validation, so the training-step rates come from here. Keys
+    absent from the results (another reward function) are skipped.
+    """
+    out: dict[str, float] = {}
+    from g2rl_verl.rewards.result import KIND_BY_ID
+
+    kind_ids = [int(info["kind_id"]) for info in infos if "kind_id" in info]
+    for kind_id, kind in sorted(KIND_BY_ID.items()):
+        if kind_ids:
+            out[f"reward/kind_rate/{kind.value}"] = kind_ids.count(kind_id) / len(kind_ids)
+    valid = [float(info["valid"]) for info in infos if "valid" in info]
+    if valid:
+        out["reward/infra_failure_rate"] = 1.0 - float(np.mean(valid))
+    latency = [float(info["latency_s"]) for info in infos if "latency_s" in info]
+    if latency:
+        out["reward/latency_s_mean"] = float(np.mean(latency))
+        out["reward/latency_s_p99"] = float(np.percentile(latency, 99))
+    code = [info for info in infos if int(info.get("n_selected", 0) or 0) > 0]
+    if code:
+        out["reward/code_pass_rate_mean"] = float(np.mean([info["n_passed"] / info["n_selected"] for info in code]))
+        out["reward/code_frac"] = len(code) / len(infos)
+    return out
+
+
 class G2RLTrainer(PPOTrainerSync):
     """verl's v1 sync trainer plus G2RL feature/shaping and GPPO positive flags."""
 
@@ -94,15 +123,18 @@ class G2RLTrainer(PPOTrainerSync):
             batch.extra_info.pop(CHUNK_KEY, None)
 
     def _compute_advantage(self, batch, metrics: dict):
+        import transfer_queue as tq
+
+        extra = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
+        infos = _reward_extra_info(extra["extra_fields"])
+        metrics.update(reward_metrics(infos))
         if not (self._use_g2rl or self._use_positive_nll):
             return super()._compute_advantage(batch, metrics)
-        import transfer_queue as tq
 
         algo = self.config.algorithm
         fields = ["uid", "response_mask", "rm_scores", "rollout_log_probs", "old_log_probs", "ref_log_prob", "values"]
         data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
-        extra = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
-        rewards = reward_columns(_reward_extra_info(extra["extra_fields"]), len(batch))
+        rewards = reward_columns(infos, len(batch))
 
         response_mask = data["response_mask"]
         data = DataProto(batch=data.to_padded_tensor())
