@@ -11,9 +11,15 @@ Import-light: it imports only the registries it fills, starts nothing and touche
 
 from __future__ import annotations
 
-from g2rl_verl import g2rl_engine as _g2rl_engine
-from g2rl_verl import g2rl_estimator as _g2rl_estimator
-from g2rl_verl.gppo import policy_loss as _gppo_policy_loss
+# CPU support first: importing verl's FSDP engine (below) fixes the process's platform at module level
+# (verl/workers/engine/fsdp/transformer_impl.py:89), so "cpu" must already be registered by then.
+from g2rl_verl.cpu import registration as _cpu_registration
+
+_cpu_registration.register()  # platform "cpu" (only used with VERL_PLATFORM=cpu) + rollout.name=hf
+
+from g2rl_verl import g2rl_engine as _g2rl_engine  # noqa: E402
+from g2rl_verl import g2rl_estimator as _g2rl_estimator  # noqa: E402
+from g2rl_verl.gppo import policy_loss as _gppo_policy_loss  # noqa: E402
 
 _gppo_policy_loss.register()  # POLICY_LOSS_REGISTRY: gppo, gppo_only_high, ce_gppo
 _g2rl_estimator.register()  # ADV_ESTIMATOR_REGISTRY: g2rl
