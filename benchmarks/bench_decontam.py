@@ -99,7 +99,7 @@ def _questions(path: Path) -> list[str]:
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--data", type=Path, default=Path("/work/shared/data"))
+    ap.add_argument("--data", type=Path, default=Path(__file__).resolve().parents[1].parent / "shared" / "data")
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ngram", type=int, default=9)
     args = ap.parse_args()

@@ -17,6 +17,7 @@ every case whose verdict differs (ours: acc, i.e. kind == correct; verl: score =
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import asyncio
 import json
 import os
@@ -30,7 +31,7 @@ from dataclasses import dataclass
 import pandas as pd
 from tqdm import tqdm
 
-DATA = "/work/shared/data"
+DATA = str(Path(__file__).resolve().parents[1].parent / "shared" / "data")  # shared/ sits beside the repo
 HANG_S = 29.0  # both sides use a 30 s deadline; anything this slow counts as a hang
 
 

@@ -25,6 +25,7 @@ Speed is reported, not asserted; the machine is shared, so quote medians of repe
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 import gzip
 import json
 import os
@@ -53,7 +54,7 @@ from sandbox.bench_cli import (
 )
 from sandbox.bench_workload import HOST_HARMFUL_CLASSES, generate
 
-DEFAULT_HUMANEVAL = "/work/shared/data/HumanEval.jsonl.gz"
+DEFAULT_HUMANEVAL = str(Path(__file__).resolve().parents[1].parent / "shared" / "data" / "HumanEval.jsonl.gz")
 
 
 def run_lcb(items, workload: str, concurrency: int, limits: Limits, compare: str, tmpdir: str) -> RunStats:

@@ -12,7 +12,8 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-SHARED_DATA = Path("/work/shared/data")
+_SHARED = Path(__file__).resolve().parents[2].parent / "shared" / "data"  # shared/ sits beside the repo
+SHARED_DATA = _SHARED if _SHARED.exists() else Path("/work/shared/data")
 CHAT_TEMPLATE = (
     "{% for m in messages %}<|im_start|>{{ m['role'] }}\n{{ m['content'] }}<|im_end|>\n{% endfor %}"
     "{% if add_generation_prompt %}<|im_start|>assistant\n{% endif %}"
