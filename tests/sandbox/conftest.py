@@ -158,14 +158,18 @@ class HostBaseline:
     fds: int = field(default_factory=lambda: len(os.listdir("/proc/self/fd")))
     rss_mb: float = field(default_factory=_rss_mb)
     leased_before: dict[int, int] = field(default_factory=lambda: dict(UidLease.leased_by_this_process))
+    # Children that already existed (e.g. another suite's long-lived worker pool in the same pytest
+    # process) are not this test's survivors.
+    children_before: frozenset = field(default_factory=lambda: frozenset(descendants()))
 
     def problems(self, rss_slack_mb: float = 64.0) -> list[str]:
         # Only uids leased during this test: other sessions on a shared host lease from the same range
         # (a uid is unique among live sandboxes, not over time).
         ours = {uid for uid, n in UidLease.leased_by_this_process.items() if n > self.leased_before.get(uid, 0)}
         out = []
-        if descendants():
-            out.append(f"surviving child processes: {descendants()}")
+        survivors = sorted(set(descendants()) - self.children_before)
+        if survivors:
+            out.append(f"surviving child processes: {survivors}")
         if sandbox_uid_processes(ours):
             out.append(f"processes under sandbox uids: {sandbox_uid_processes(ours)}")
         if sandbox_owned_files(ours):
