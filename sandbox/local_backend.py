@@ -48,6 +48,9 @@ from sandbox.types import IsolationUnavailable, Limits
 
 RUNNER_MOUNT = "/opt/g2rl-sandbox/runner.py"
 WORKDIR = "/tmp"
+# Extra import directories are mounted here, not at their host paths: a host path under /tmp (a venv in
+# a CI checkout, say) would be hidden by the sandbox's private /tmp.
+SITE_MOUNT_ROOT = "/opt/g2rl-sandbox/site"
 USERNS_UID = 65534
 DEFAULT_UID_BASE = 1_900_000_000  # far above any distribution's uid ranges
 DEFAULT_UID_COUNT = 65536
@@ -177,23 +180,24 @@ class LocalBackend(SubprocessRunnerBackend):
         for f in _ETC_FILES:
             if os.path.exists(f):
                 args += ["--ro-bind", f, f]
-        made: set[str] = {"/usr"}
+        mounted: set[str] = {"/usr"}  # bind-mounted trees: everything below them is already visible
+        made: set[str] = set()  # directories created to hold mount points (their contents are not visible)
 
         def bind(src: str, dest: str) -> None:
-            if any(dest == m or dest.startswith(m.rstrip("/") + "/") for m in made):
+            if any(dest == m or dest.startswith(m.rstrip("/") + "/") for m in mounted):
                 return  # already visible (e.g. a /usr interpreter)
             for parent in _ancestors(dest):
-                if parent not in made:
+                if parent not in made and parent not in mounted:
                     args.extend(["--perms", "0755", "--dir", parent])
                     made.add(parent)
             args.extend(["--ro-bind", src, dest])
-            made.add(dest)
+            mounted.add(dest)
 
         bind(self.prefix, self.prefix)
         if not self.python.startswith(self.prefix + "/"):
             bind(self.python, self.python)
-        for p in self.site_packages:
-            bind(p, p)
+        for src, dest in self._site_mounts():
+            bind(src, dest)
         bind(RUNNER_PATH, RUNNER_MOUNT)
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", str(int(limits.tmpfs_mb) << 20), "--tmpfs", WORKDIR,
@@ -220,7 +224,11 @@ class LocalBackend(SubprocessRunnerBackend):
 
     def _session_options(self, lease: Any, limits: Limits) -> dict[str, Any]:
         # +1: the runner itself runs under the same (per-sandbox) uid and counts against RLIMIT_NPROC.
-        return {"workdir": WORKDIR, "sys_path": self.site_packages, "nproc": int(limits.pids) + 1}
+        return {"workdir": WORKDIR, "sys_path": [dest for _, dest in self._site_mounts()], "nproc": int(limits.pids) + 1}
+
+    def _site_mounts(self) -> list[tuple[str, str]]:
+        """(host directory, mount point inside the sandbox) of each extra import directory."""
+        return [(src, f"{SITE_MOUNT_ROOT}/{i}") for i, src in enumerate(self.site_packages)]
 
     # -- capability probe --------------------------------------------------------------------------
 

@@ -125,9 +125,12 @@ def test_docker_sandbox_view_no_network_readonly_root_nobody(backend):
 
 @pytest.mark.docker
 def test_docker_daemon_left_behind_is_killed_and_container_recycled(backend):
+    # waitpid on the intermediate child: the escapee is guaranteed to exist before 'ok' is printed
     daemon = ("import os, time\n"
-              "if os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n"
+              "pid = os.fork()\n"
+              "if pid == 0:\n    os.setsid()\n    if os.fork() == 0:\n        time.sleep(60)\n"
               "    os._exit(0)\n"
+              "os.waitpid(pid, 0)\n"
               "print('ok')")
     r = run(backend, daemon, {"inputs": [""], "outputs": ["ok\n"]})
     assert r.tests[0].verdict is Verdict.AC
