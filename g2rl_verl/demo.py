@@ -181,6 +181,9 @@ def training_overrides(
         # the method: G2RL advantages + GPPO loss, rewards from our router
         "algorithm.adv_estimator=g2rl",
         "actor_rollout_ref.actor.policy_loss.loss_mode=gppo",
+        "actor_rollout_ref.actor.clip_ratio_high=0.28",  # Klear's Clip-Higher
+        "actor_rollout_ref.actor.clip_ratio_c=10.0",  # Klear's dual clip
+        "actor_rollout_ref.actor.policy_loss.positive_nll_coef=0.1",  # Klear's positive-sample NLL (α)
         "reward.custom_reward_function.path=pkg://g2rl_verl.rewards.router",
         "reward.custom_reward_function.name=compute_score_async",
         *kwargs,

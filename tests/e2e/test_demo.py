@@ -75,6 +75,9 @@ def test_gppo_loss_ran(demo):
         assert 0.0 <= record["actor/gppo_clipfrac_low"] <= 1.0
         assert 0.0 <= record["actor/gppo_clipfrac_high"] <= 1.0
         assert 0.0 <= record["gppo/positive_frac"] <= 1.0
+        # the positive-sample NLL wrapper ran on the actor (set_loss_fn + gppo_positive + engine count)
+        assert math.isfinite(record["actor/positive_nll"]) and record["actor/positive_nll"] >= 0.0
+        assert 0.0 <= record["actor/positive_token_frac"] <= 1.0
 
 
 def test_rewards_came_from_our_router_math_and_sandboxed_code(demo):
