@@ -1,4 +1,4 @@
-"""HTTP service: ``python -m sandbox serve`` (spec sandbox.md §10).
+"""HTTP service: ``python -m sandbox serve`` (docs/sandbox.md describes the API and the threat model).
 
 Endpoints
 - ``POST /run_code``: SandboxFusion-compatible (``RunCodeRequest`` -> ``RunCodeResponse``), so verl's
@@ -15,7 +15,10 @@ Behaviour
 - Bodies over ``max_body_bytes`` get 413 before they are parsed; malformed requests get 400 with a
   JSON body naming the bad field: ``{"error": "invalid_request", "field": "...", "message": "..."}``.
 - ``SandboxError`` is returned only for infrastructure causes (an SE verdict from the backend) and,
-  as spec §10.1 prescribes, for languages other than python.
+  as SandboxFusion's own API does, for languages other than python.
+- An exception inside the executor becomes SE for that program only (logged): a batch never answers 500
+  because of one program, and nothing a candidate writes can raise (candidate bytes are parsed by
+  bounded parsers that cannot fail).
 """
 
 from __future__ import annotations
@@ -24,6 +27,7 @@ import argparse
 import asyncio
 import dataclasses
 import json
+import logging
 import os
 from dataclasses import dataclass, field
 
@@ -40,11 +44,11 @@ from sandbox import (
     evaluate_async,
     get_backend,
 )
-from sandbox.backend import SubprocessRunnerBackend
-from sandbox.compare import COMPARE_MODES
+from sandbox.compare import COMPARE_MODES, parse_untrusted_json
 from sandbox.session import RunnerOutcome, judge_outcome
 
 SUPPORTED_LANGUAGES = ("python",)
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -191,7 +195,7 @@ def run_code_limits(body: dict, config: ServiceConfig) -> Limits:
 
 
 # ----------------------------------------------------------------------------------------------
-# /run_code response mapping (spec §10.2)
+# /run_code response mapping (SandboxFusion's RunCodeResponse; the table is in docs/sandbox.md)
 
 def run_code_response(record: TestRecord, stdout: str, note: str = "") -> dict:
     verdict = Verdict(record.verdict)
@@ -226,18 +230,9 @@ def run_code_response(record: TestRecord, stdout: str, note: str = "") -> dict:
 async def _run_raw(backend, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome | None:
     """The runner's raw records, whose stdout is complete up to the output cap (TestRecord keeps only
     4 KiB head + tail, too little for /run_code clients that compare stdout themselves). None when the
-    backend cannot provide them."""
-    if hasattr(backend, "run_raw"):
-        return await backend.run_raw(program, spec, limits)
-    if isinstance(backend, SubprocessRunnerBackend):
-        # the same protected hooks SubprocessRunnerBackend.evaluate uses; a public run_raw() there
-        # would make this branch unnecessary
-        lease = backend._acquire()
-        try:
-            return await backend._run(program, spec, limits, lease)
-        finally:
-            backend._release(lease)
-    return None
+    backend has no raw records (the `http` backend: a remote server judges)."""
+    run_raw = getattr(backend, "run_raw", None)
+    return None if run_raw is None else await run_raw(program, spec, limits)
 
 
 async def run_one_stdin(backend, program: str, stdin: str, limits: Limits) -> tuple[TestRecord, str, str]:
@@ -288,12 +283,11 @@ class Executor:
 
     async def evaluate(self, program: str, spec: TestSpec, limits: Limits, compare: str) -> ProgramResult:
         """Must be preceded by admit() for this program."""
-        return await self._bounded(evaluate_async(program, spec, limits=limits, compare=compare,
-                                                  backend=self.backend))
+        return await self._bounded(evaluate_guarded(self.backend, program, spec, limits, compare))
 
     async def run_stdin(self, program: str, stdin: str, limits: Limits) -> tuple[TestRecord, str, str]:
         """Must be preceded by admit() for this program."""
-        return await self._bounded(run_one_stdin(self.backend, program, stdin, limits))
+        return await self._bounded(run_stdin_guarded(self.backend, program, stdin, limits))
 
     async def _bounded(self, coro):
         try:
@@ -306,6 +300,143 @@ class Executor:
         finally:
             coro.close()  # no-op once awaited; releases it if we were cancelled while queued
             self.pending -= 1
+
+
+def _executor_failure(backend, exc: Exception) -> str:
+    """An exception inside the executor is our own failure (never the candidate's doing: candidate bytes
+    are parsed by functions that cannot raise), so it is SE for that program alone, and logged."""
+    log.error("sandbox executor failed on %s backend", getattr(backend, "name", "?"), exc_info=exc)
+    return f"executor error: {type(exc).__name__}: {str(exc)[:300]}"
+
+
+async def evaluate_guarded(backend, program: str, spec: TestSpec, limits: Limits, compare: str) -> ProgramResult:
+    """evaluate_async, except that an executor exception becomes SE records for this program only: the
+    other programs of a batch keep their verdicts and the request still answers 200."""
+    try:
+        return await evaluate_async(program, spec, limits=limits, compare=compare, backend=backend)
+    except Exception as e:  # noqa: BLE001 - see _executor_failure
+        detail = _executor_failure(backend, e)
+        return ProgramResult(tests=[TestRecord.system_error(detail) for _ in range(spec.n_tests)],
+                             backend=getattr(backend, "name", "?"), isolation=getattr(backend, "isolation", "?"),
+                             wall_s=0.0)
+
+
+async def run_stdin_guarded(backend, program: str, stdin: str, limits: Limits) -> tuple[TestRecord, str, str]:
+    try:
+        return await run_one_stdin(backend, program, stdin, limits)
+    except Exception as e:  # noqa: BLE001 - see _executor_failure
+        return TestRecord.system_error(_executor_failure(backend, e)), "", ""
+
+
+# ----------------------------------------------------------------------------------------------
+# the endpoints
+
+class SandboxService:
+    """What each endpoint does, one method per endpoint, on parsed JSON bodies; `build_app` only routes
+    HTTP requests here."""
+
+    def __init__(self, config: ServiceConfig, backend):
+        self.config = config
+        self.backend = backend
+        self._executor: Executor | None = None
+
+    @property
+    def executor(self) -> Executor:
+        if self._executor is None:  # created lazily: its semaphore belongs to the server's event loop
+            self._executor = Executor(self.config, self.backend)
+        return self._executor
+
+    def health(self) -> dict:
+        ex = self.executor
+        return {"status": "ok", "backend": getattr(self.backend, "name", self.config.backend),
+                "isolation": getattr(self.backend, "isolation", None),
+                "max_concurrency": self.config.max_concurrency, "running": ex.running, "pending": ex.pending,
+                "max_body_bytes": self.config.max_body_bytes}
+
+    async def run_code(self, body: dict) -> dict:
+        code = _require(body, "code", str)
+        language = _require(body, "language", str)
+        stdin = _typed(body.get("stdin"), (str, type(None)), "stdin")
+        files = _typed(body.get("files") or {}, dict, "files")
+        fetch_files = _typed(body.get("fetch_files") or [], list, "fetch_files")
+        if files or fetch_files:
+            raise RequestError("files" if files else "fetch_files",
+                               "files / fetch_files are not supported by this executor; send them empty")
+        limits = run_code_limits(body, self.config)
+        if language not in SUPPORTED_LANGUAGES:
+            return sandbox_error_response(f"unsupported language {language!r}: this executor runs "
+                                          f"{list(SUPPORTED_LANGUAGES)} only")
+        self.executor.admit(1)
+        record, stdout, note = await self.executor.run_stdin(code, stdin or "", limits)
+        return run_code_response(record, stdout, note)
+
+    async def evaluate(self, body: dict) -> dict:
+        program, spec = _parse_item(body, "")
+        limits = _parse_limits(body.get("limits"), self.config.limits, self.config)
+        compare = _parse_compare(body)
+        self.executor.admit(1)
+        return (await self.executor.evaluate(program, spec, limits, compare)).to_dict()
+
+    async def evaluate_batch(self, body: dict) -> dict:
+        items = _require(body, "items", list)
+        if not items:
+            raise RequestError("items", "items must not be empty")
+        if len(items) > self.config.max_batch_items:
+            raise RequestError("items", f"{len(items)} items exceed this server's max_batch_items="
+                                        f"{self.config.max_batch_items}; split the batch", status=413)
+        parsed = [_parse_item(raw, f"items[{i}]") for i, raw in enumerate(items)]
+        limits = _parse_limits(body.get("limits"), self.config.limits, self.config)
+        compare = _parse_compare(body)
+        self.executor.admit(len(parsed))
+        results = await asyncio.gather(*(self.executor.evaluate(p, s, limits, compare) for p, s in parsed))
+        return {"results": [r.to_dict() for r in results]}
+
+
+# ----------------------------------------------------------------------------------------------
+# HTTP plumbing
+
+MAX_REQUEST_JSON_DEPTH = 64  # requests are a few levels deep; deeper bodies are rejected, not recursed into
+
+
+def _error_response(status: int, kind: str, field_name: str | None, message: str, headers=None) -> JSONResponse:
+    return JSONResponse({"error": kind, "field": field_name, "message": message}, status_code=status,
+                        headers=headers)
+
+
+async def _json_body(request: Request, max_bytes: int) -> dict:
+    ok, body, reason = parse_untrusted_json(await request.body(), max_bytes=max_bytes,
+                                            max_depth=MAX_REQUEST_JSON_DEPTH)
+    if not ok:
+        raise RequestError(None, f"request body is not valid JSON: {reason}")
+    return _typed(body, dict, "body")
+
+
+def _install_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(RequestError)
+    async def _request_error(request, exc: RequestError):
+        return _error_response(exc.status, "invalid_request", exc.field, exc.message)
+
+    @app.exception_handler(Overloaded)
+    async def _overloaded(request, exc: Overloaded):
+        return _error_response(503, "overloaded", None, str(exc), headers={"Retry-After": "1"})
+
+
+def _add_routes(app: FastAPI, service: SandboxService) -> None:
+    @app.get("/health")
+    async def health():
+        return service.health()
+
+    @app.post("/run_code")
+    async def run_code(request: Request):
+        return await service.run_code(await _json_body(request, service.config.max_body_bytes))
+
+    @app.post("/evaluate")
+    async def evaluate_one(request: Request):
+        return await service.evaluate(await _json_body(request, service.config.max_body_bytes))
+
+    @app.post("/evaluate_batch")
+    async def evaluate_batch(request: Request):
+        return await service.evaluate_batch(await _json_body(request, service.config.max_body_bytes))
 
 
 class _BodySizeLimit:
@@ -351,89 +482,10 @@ class _BodyTooLarge(Exception):
 def build_app(config: ServiceConfig, backend=None):
     """The ASGI app. `backend`: a Backend instance (default: get_backend(config.backend))."""
     config.validate()
-    backend = backend if backend is not None else get_backend(config.backend)
+    service = SandboxService(config, backend if backend is not None else get_backend(config.backend))
     app = FastAPI(title="g2rl-verl sandbox", docs_url=None, redoc_url=None, openapi_url=None)
-    state: dict = {}
-
-    def executor() -> Executor:  # created lazily inside the server's event loop
-        if "executor" not in state:
-            state["executor"] = Executor(config, backend)
-        return state["executor"]
-
-    def error(status: int, kind: str, field_name, message: str, headers=None):
-        return JSONResponse({"error": kind, "field": field_name, "message": message}, status_code=status,
-                            headers=headers)
-
-    @app.exception_handler(RequestError)
-    async def _request_error(request, exc: RequestError):
-        return error(exc.status, "invalid_request", exc.field, exc.message)
-
-    @app.exception_handler(Overloaded)
-    async def _overloaded(request, exc: Overloaded):
-        return error(503, "overloaded", None, str(exc), headers={"Retry-After": "1"})
-
-    async def json_body(request: Request) -> dict:
-        raw = await request.body()
-        try:
-            body = json.loads(raw)
-        except (ValueError, UnicodeDecodeError) as e:
-            raise RequestError(None, f"request body is not valid JSON: {e}") from None
-        return _typed(body, dict, "body")
-
-    @app.get("/health")
-    async def health():
-        ex = executor()
-        return {"status": "ok", "backend": getattr(backend, "name", config.backend),
-                "isolation": getattr(backend, "isolation", None), "max_concurrency": config.max_concurrency,
-                "running": ex.running, "pending": ex.pending, "max_body_bytes": config.max_body_bytes}
-
-    @app.post("/run_code")
-    async def run_code(request: Request):
-        body = await json_body(request)
-        code = _require(body, "code", str)
-        language = _require(body, "language", str)
-        stdin = _typed(body.get("stdin"), (str, type(None)), "stdin")
-        files = _typed(body.get("files") or {}, dict, "files")
-        fetch_files = _typed(body.get("fetch_files") or [], list, "fetch_files")
-        if files or fetch_files:
-            raise RequestError("files" if files else "fetch_files",
-                               "files / fetch_files are not supported by this executor; send them empty")
-        limits = run_code_limits(body, config)
-        if language not in SUPPORTED_LANGUAGES:
-            return sandbox_error_response(f"unsupported language {language!r}: this executor runs "
-                                          f"{list(SUPPORTED_LANGUAGES)} only")
-        ex = executor()
-        ex.admit(1)
-        record, stdout, note = await ex.run_stdin(code, stdin or "", limits)
-        return run_code_response(record, stdout, note)
-
-    @app.post("/evaluate")
-    async def evaluate_one(request: Request):
-        body = await json_body(request)
-        program, spec = _parse_item(body, "")
-        limits = _parse_limits(body.get("limits"), config.limits, config)
-        compare = _parse_compare(body)
-        ex = executor()
-        ex.admit(1)
-        return (await ex.evaluate(program, spec, limits, compare)).to_dict()
-
-    @app.post("/evaluate_batch")
-    async def evaluate_batch(request: Request):
-        body = await json_body(request)
-        items = _require(body, "items", list)
-        if not items:
-            raise RequestError("items", "items must not be empty")
-        if len(items) > config.max_batch_items:
-            raise RequestError("items", f"{len(items)} items exceed this server's max_batch_items="
-                                        f"{config.max_batch_items}; split the batch", status=413)
-        parsed = [_parse_item(raw, f"items[{i}]") for i, raw in enumerate(items)]
-        limits = _parse_limits(body.get("limits"), config.limits, config)
-        compare = _parse_compare(body)
-        ex = executor()
-        ex.admit(len(parsed))
-        results = await asyncio.gather(*(ex.evaluate(p, s, limits, compare) for p, s in parsed))
-        return {"results": [r.to_dict() for r in results]}
-
+    _install_error_handlers(app)
+    _add_routes(app, service)
     return _BodySizeLimit(app, config.max_body_bytes)
 
 
