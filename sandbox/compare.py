@@ -60,7 +60,7 @@ def _floats_close(a: float, b: float, abs_tol: float, rel_tol: float) -> bool:
     return abs(a - b) <= max(abs_tol, rel_tol * abs(b))
 
 
-def _as_finite_float(value: Decimal | int | float) -> float | None:
+def _as_finite_float(value: Decimal | float) -> float | None:
     try:
         f = float(value)
     except (OverflowError, ValueError):
@@ -158,7 +158,7 @@ def parse_untrusted_json(data: bytes | str, *, max_bytes: int = MAX_JSON_BYTES,
         return False, None, f"not JSON: {str(e)[:200]}"
 
 
-def _numbers_equal(a: int | float, b: int | float, tol: tuple[float, float] | None) -> bool:
+def _numbers_equal(a: float, b: float, tol: tuple[float, float] | None) -> bool:
     if a == b:  # exact, also for integers beyond float range
         return True
     if tol is None or (isinstance(a, int) and isinstance(b, int)):

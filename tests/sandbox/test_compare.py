@@ -3,10 +3,9 @@ candidate output can make a comparator raise (docs/sandbox.md: verdict integrity
 
 from __future__ import annotations
 
-import pytest
-
 import json
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -138,5 +137,5 @@ def test_fuzz_compare_call_value_never_raises(value, expected, mode):
 @settings(max_examples=300, deadline=None)
 @given(data=st.binary(max_size=300) | st.text(alphabet="[]{}\"\\,:0123456789.eE-", max_size=400).map(str.encode))
 def test_fuzz_untrusted_json_never_raises(data):
-    ok, value, reason = parse_untrusted_json(data, max_depth=8)
+    ok, _, reason = parse_untrusted_json(data, max_depth=8)
     assert ok is (reason == "")
