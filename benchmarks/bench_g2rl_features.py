@@ -1,7 +1,7 @@
 """Overhead of the G2RL feature pass on verl's FSDP2 engine: time and peak-memory ratios in one run.
 
 Both arms run verl's real ``compute_log_prob`` path (``engine.infer_batch``, forward only, entropy on, as
-the v1 trainer's ``_compute_old_log_prob`` asks) on the same engine (our ``G2RLFSDPEngineWithLMHead``)
+the v1 trainer's ``_compute_old_log_prob`` asks) on the same engine (our ``FSDPEngineWithFeaturesAndPositiveCount``)
 and the same inputs; they differ only by the non-tensor flag ``g2rl_compute_phi``. Reps alternate between
 the arms; medians are reported.
 
@@ -102,7 +102,7 @@ def main() -> None:
     from verl.workers.config import FSDPEngineConfig, FSDPOptimizerConfig, HFModelConfig
     from verl.workers.engine.base import EngineRegistry
 
-    from g2rl_verl import g2rl_engine
+    from g2rl_verl.g2rl import engine as g2rl_engine
 
     g2rl_engine.register()
     dtype = "fp32" if args.device == "cpu" else "bf16"

@@ -4,6 +4,10 @@ Every recipe launches through here, GRPO-only and GPPO-only runs included, so al
 same trainer, validation and config. Config: `g2rl_verl/config/g2rl_trainer.yaml` (verl's
 `ppo_trainer` plus our keys); `g2rl_verl.dry_run=true` validates, prints the resolved config and
 exits without starting Ray.
+
+Logs: the known-harmless third-party warnings (verl's "<backend> engine is not available", once per
+process) are silenced here, for this entry point and the Ray workers it starts, not globally; the
+console gets one compact line per step (g2rl_verl.step_log).
 """
 
 from __future__ import annotations
@@ -30,6 +34,9 @@ def prepare(config: DictConfig) -> None:
 
 @hydra.main(config_path="config", config_name="g2rl_trainer", version_base=None)
 def main(config: DictConfig) -> None:
+    from g2rl_verl.step_log import silence_harmless_warnings
+
+    silence_harmless_warnings()
     prepare(config)
     if OmegaConf.select(config, "g2rl_verl.dry_run", default=False):
         print(OmegaConf.to_yaml(config, resolve=True))
@@ -37,9 +44,9 @@ def main(config: DictConfig) -> None:
         return
     from verl.trainer.main_ppo import run_ppo
 
-    from g2rl_verl.trainer import G2RLTaskRunner
+    from g2rl_verl.trainer import RewardAwareTaskRunner
 
-    run_ppo(config, task_runner_class=G2RLTaskRunner)
+    run_ppo(config, task_runner_class=RewardAwareTaskRunner)
 
 
 if __name__ == "__main__":

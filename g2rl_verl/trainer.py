@@ -1,58 +1,55 @@
-"""Our v1 sync trainer and TaskRunner: where G2RL features and GPPO's positive flags meet verl.
+"""Our trainer: verl's v1 sync trainer, reading each sample's reward results (every run of our entry point).
 
-`G2RLTrainer` subclasses verl's `PPOTrainerSync` (trainer_mode stays "sync": registering a new mode
-name would silently switch the base class to async semantics) and changes two steps:
+:class:`RewardAwareSyncTrainer` subclasses verl's ``PPOTrainerSync`` (trainer_mode stays "sync":
+registering a new mode name would silently switch the base class to async semantics) and changes:
 
-- `_compute_old_log_prob`: for `algorithm.adv_estimator=g2rl` it sets the non-tensor flag
-  `g2rl_compute_phi` so our engine also returns the per-response feature `g2rl_phi` [bsz, d] from the
-  same π_old forward pass (at the rollout temperature); verl's tqbridge stores it in TransferQueue.
-  The flag is removed right after, so the ref-model and update passes do no extra work.
-- `_compute_advantage`: verl's flow (KL-in-reward, rollout correction, multi-trajectory GRPO) plus
-  (a) G2RL: base rewards r = 2·score01 − 1 from the reward results, Φ from TransferQueue, shaped
-  rewards standardised by verl's GRPO estimator (`g2rl_verl.g2rl_estimator`), and (b) GPPO's
-  positive-sample flag `gppo_positive` = reward `acc`, written back per sample for the NLL term.
+- ``_compute_old_log_prob``: for ``adv_estimator=g2rl`` it asks our engine for the features ``g2rl_phi``
+  from the same pi_old forward pass, then removes the flag so the ref and update passes do no extra work;
+- ``_compute_advantage``: verl's flow plus G2RL, the infrastructure-failure mask and GPPO's positive
+  flags (:mod:`g2rl_verl.advantage`), and the ``reward/*`` metrics of the step;
+- ``_build_replay_buffer`` / ``prepare_step``: Klear's zero-variance group filter when
+  ``g2rl_verl.group_filter.enable`` (:mod:`g2rl_verl.group_filter`);
+- ``_compute_metrics``: one compact console line per step (:mod:`g2rl_verl.step_log`).
 
-`G2RLTaskRunner` mirrors verl's `TaskRunnerV1.run` but builds `G2RLTrainer`, and installs the
-positive-NLL loss wrapper on the actor workers when `policy_loss.positive_nll_coef > 0`.
+:class:`RewardAwareTaskRunner` mirrors verl's ``TaskRunnerV1.run`` but builds that trainer and installs
+the positive-sample NLL loss on the actor workers when α > 0.
 
-Depends on verl 0.9.1 internals (pin verl==0.9.1): `verl.trainer.ppo.v1.PPOTrainerSync` and the
-bodies of its `_compute_old_log_prob` / `_compute_advantage` (mirrored here), `TaskRunnerV1.run`
-(mirrored), TransferQueue's `kv_batch_get/kv_batch_put`, the per-sample `extra_fields` record that
-holds `reward_extra_info`, and `ActorRolloutRefWorker.set_loss_fn`.
+verl 0.9.1 internals (docs/verl-integration.md): ``PPOTrainerSync`` and the bodies of
+``_compute_old_log_prob`` / ``_compute_advantage`` / ``_build_replay_buffer`` / ``prepare_step``
+(mirrored), ``TaskRunnerV1.run`` (mirrored), TransferQueue's ``kv_batch_get/kv_batch_put``, the tag
+``is_padding``, and the per-sample ``extra_fields`` record holding ``reward_extra_info``.
 """
 
 from __future__ import annotations
 
-import logging
-
 import numpy as np
 import ray
 import torch
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
 from tensordict import TensorDict
-
 from verl import DataProto
-from verl.trainer.ppo.ray_trainer import apply_kl_penalty
 from verl.trainer.ppo.v1.trainer_sync import PPOTrainerSync
-from verl.trainer.ppo.v1.utils import compute_advantage_for_multi_trajectories
 from verl.workers.utils.padding import response_to_nested
 
-logger = logging.getLogger(__name__)
+from g2rl_verl.advantage import INFRA_POLICY_KEY, AdvantageInputs, compute_advantages
+from g2rl_verl.gppo import positive_nll
+from g2rl_verl.names import CHUNK_KEY, G2RL_ESTIMATOR, PHI_FIELD, PHI_FLAG, POSITIVE_FIELD, REWARD_INFO_KEYS
 
-PHI_FLAG = "g2rl_compute_phi"
-CHUNK_KEY = "g2rl_feature_chunk_tokens"
-PHI_FIELD = "g2rl_phi"
-POSITIVE_FIELD = "gppo_positive"
-REWARD_INFO_KEYS = ("acc", "score01", "valid")
+ADVANTAGE_FIELDS = ["uid", "response_mask", "rm_scores", "rollout_log_probs", "old_log_probs", "ref_log_prob", "values"]
 
 
-def _reward_extra_info(extra_fields) -> list[dict]:
+def reward_extra_info(extra_fields) -> list[dict]:
     """Per-sample `reward_extra_info` dicts from TransferQueue's `extra_fields` column."""
     infos = []
     for value in list(extra_fields):
         record = getattr(value, "data", value)
         infos.append(record.get("reward_extra_info", {}) if isinstance(record, dict) else {})
     return infos
+
+
+def padding_rows(tags: list[dict]) -> torch.Tensor:
+    """[B] bool: verl's synthetic padding samples (`upsample_batch_to_divisible_size`)."""
+    return torch.tensor([bool(tag.get("is_padding", False)) for tag in tags], dtype=torch.bool)
 
 
 def reward_columns(infos: list[dict], n: int) -> dict[str, torch.Tensor]:
@@ -71,13 +68,11 @@ def reward_columns(infos: list[dict], n: int) -> dict[str, torch.Tensor]:
     return out
 
 
-
-
 def reward_metrics(infos: list[dict]) -> dict[str, float]:
-    """Per-step reward metrics from our router's per-sample results (rewards.md §7).
+    """Per-step ``reward/*`` metrics from our router's per-sample results (docs/metrics.md).
 
     verl logs reward extra info only in validation, so the training-step rates come from here. Keys
-    absent from the results (another reward function) are skipped.
+    absent from the results (another reward function) are skipped. Pass real samples only (no padding).
     """
     out: dict[str, float] = {}
     from g2rl_verl.rewards.result import KIND_BY_ID
@@ -100,16 +95,54 @@ def reward_metrics(infos: list[dict]) -> dict[str, float]:
     return out
 
 
-class G2RLTrainer(PPOTrainerSync):
-    """verl's v1 sync trainer plus G2RL feature/shaping and GPPO positive flags."""
+class RewardAwareSyncTrainer(PPOTrainerSync):
+    """verl's v1 sync trainer plus G2RL, the infra-failure mask, GPPO positive flags and Klear's group filter."""
+
+    print_step_line = False  # set by the task runner when it replaced verl's console logger
 
     @property
     def _use_g2rl(self) -> bool:
-        return self.config.algorithm.adv_estimator == "g2rl"
+        return self.config.algorithm.adv_estimator == G2RL_ESTIMATOR
 
     @property
     def _use_positive_nll(self) -> bool:
-        return float(self.config.actor_rollout_ref.actor.policy_loss.get("positive_nll_coef", 0.0)) > 0.0
+        return positive_nll.nll_coef(self.config.actor_rollout_ref.actor) > 0.0
+
+    @property
+    def _mask_infra_failures(self) -> bool:
+        return OmegaConf.select(self.config, INFRA_POLICY_KEY, default="wrong") == "mask"
+
+    # -- Klear's zero-variance group filter ---------------------------------------------------------
+
+    def _group_filter(self):
+        from g2rl_verl.group_filter import GroupFilterConfig
+
+        return GroupFilterConfig.from_config(self.config)
+
+    def _build_replay_buffer(self):
+        section = self._group_filter()
+        if not section.enable:
+            return super()._build_replay_buffer()
+        from g2rl_verl.group_filter import ZeroVarianceGroupFilter
+
+        sampler = self.config.trainer.v1.sampler
+        return ZeroVarianceGroupFilter(
+            trainer_mode=self.trainer_mode,
+            trainer_config=self.config.trainer.v1.get(self.trainer_mode, {}),
+            max_off_policy_threshold=sampler.max_off_policy_threshold,
+            max_off_policy_strategy=sampler.max_off_policy_strategy,
+            sampler_kwargs=sampler.sampler_kwargs,
+            refill_fn=self._add_prompts_to_generate,
+            group_metric=section.metric,
+        )
+
+    def prepare_step(self) -> dict:
+        if not self._group_filter().enable:
+            return super().prepare_step()
+        self._add_prompts_to_generate(int(self.config.data.gen_batch_size))  # N groups, no top-up later
+        return {}
+
+    # -- features -----------------------------------------------------------------------------------
 
     def _compute_old_log_prob(self, batch, metrics: dict):
         if not self._use_g2rl:
@@ -122,89 +155,77 @@ class G2RLTrainer(PPOTrainerSync):
             batch.extra_info.pop(PHI_FLAG, None)
             batch.extra_info.pop(CHUNK_KEY, None)
 
+    # -- advantages ---------------------------------------------------------------------------------
+
     def _compute_advantage(self, batch, metrics: dict):
         import transfer_queue as tq
 
-        extra = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=["extra_fields"])
-        infos = _reward_extra_info(extra["extra_fields"])
-        metrics.update(reward_metrics(infos))
-        if not (self._use_g2rl or self._use_positive_nll):
-            return super()._compute_advantage(batch, metrics)
+        infos = reward_extra_info(self._get(tq, batch, ["extra_fields"])["extra_fields"])
+        is_padding = padding_rows(batch.tags)
+        metrics.update(reward_metrics([info for info, pad in zip(infos, is_padding.tolist()) if not pad]))
+        if not (self._use_g2rl or self._use_positive_nll or self._mask_infra_failures):
+            return super()._compute_advantage(batch, metrics)  # verl, untouched
 
-        algo = self.config.algorithm
-        fields = ["uid", "response_mask", "rm_scores", "rollout_log_probs", "old_log_probs", "ref_log_prob", "values"]
-        data = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
         rewards = reward_columns(infos, len(batch))
-
-        response_mask = data["response_mask"]
-        data = DataProto(batch=data.to_padded_tensor())
-        data.batch["token_level_scores"] = data.batch["rm_scores"]
-        data.non_tensor_batch["uid"] = np.array(data.batch.pop("uid").tolist(), dtype=object)
-
-        if algo.use_kl_in_reward:
-            data, kl_metrics = apply_kl_penalty(data, kl_ctrl=self.kl_ctrl_in_reward, kl_penalty=algo.kl_penalty)
-            metrics.update(kl_metrics)
-        else:
-            data.batch["token_level_rewards"] = data.batch["token_level_scores"]
-
-        rollout_corr = algo.get("rollout_correction", None)
-        if rollout_corr is not None and rollout_corr.get("bypass_mode", False) and self._use_g2rl:
-            raise ValueError("algorithm.rollout_correction.bypass_mode=true skips the π_old pass that G2RL needs")
-        use_rollout_corr = rollout_corr is not None and "rollout_log_probs" in data.batch
-        if use_rollout_corr:
-            from verl.trainer.ppo.rollout_corr_helper import compute_rollout_correction_and_add_to_batch
-
-            data, is_metrics = compute_rollout_correction_and_add_to_batch(data, rollout_corr)
-            metrics.update(is_metrics)
-
-        if self._use_g2rl:
-            from g2rl_verl.g2rl_estimator import compute_g2rl_advantage_with_metrics
-
-            phi_td = tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=[PHI_FIELD])
-            phi = phi_td[PHI_FIELD]
-            phi = phi.to_padded_tensor(0.0) if phi.is_nested else phi  # [B, d]
-            advantages, returns, g2rl_metrics = compute_g2rl_advantage_with_metrics(
-                token_level_rewards=data.batch["token_level_rewards"],
-                response_mask=data.batch["response_mask"],
-                index=data.non_tensor_batch["uid"],
-                config=algo,
-                g2rl_phi=phi.float(),
-                score01=rewards["score01"],
-                valid=rewards["valid"],
-            )
-            data.batch["advantages"] = advantages
-            data.batch["returns"] = returns
-            metrics.update(g2rl_metrics)
-        else:
-            data = compute_advantage_for_multi_trajectories(
-                data,
-                batch_keys=batch.keys,
-                adv_estimator=algo.adv_estimator,
-                gamma=algo.gamma,
-                lam=algo.lam,
-                num_repeat=self.config.actor_rollout_ref.rollout.n,
-                norm_adv_by_std_in_grpo=algo.get("norm_adv_by_std_in_grpo", True),
-                config=algo,
-            )
-
-        out_fields = ["advantages", "returns"]
-        if algo.use_kl_in_reward:
-            out_fields.append("token_level_rewards")
-        if use_rollout_corr:
-            out_fields.append("response_mask")
-            if "rollout_is_weights" in data.batch:
-                out_fields.append("rollout_is_weights")
-        output = {name: response_to_nested(data.batch[name], response_mask) for name in out_fields}
-        output[POSITIVE_FIELD] = rewards["acc"]  # [B] 1.0 iff every check passed (kind == correct)
-        metrics["gppo/positive_frac"] = rewards["acc"].mean().item()
+        data, response_mask = self._advantage_batch(tq, batch)
+        inputs = AdvantageInputs(
+            keys=list(batch.keys),
+            is_padding=is_padding,
+            valid=rewards["valid"] > 0.5,
+            mask_infra_failures=self._mask_infra_failures,
+            phi=self._features(tq, batch) if self._use_g2rl else None,
+        )
+        data, fields = compute_advantages(
+            data,
+            inputs,
+            self.config.algorithm,
+            kl_ctrl=getattr(self, "kl_ctrl_in_reward", None),
+            num_repeat=self.config.actor_rollout_ref.rollout.n,
+            metrics=metrics,
+        )
+        output = {name: response_to_nested(data.batch[name], response_mask) for name in fields}
+        output.update(self._positive_flags(rewards["acc"], is_padding, metrics))
         return tq.kv_batch_put(
             keys=batch.keys, partition_id=batch.partition_id, fields=TensorDict(output, batch_size=len(batch))
         )
 
+    @staticmethod
+    def _get(tq, batch, fields: list[str]):
+        return tq.kv_batch_get(keys=batch.keys, partition_id=batch.partition_id, select_fields=fields)
+
+    def _advantage_batch(self, tq, batch) -> tuple[DataProto, torch.Tensor]:
+        """verl's advantage inputs as a padded DataProto (as its `_compute_advantage` builds it)."""
+        td = self._get(tq, batch, ADVANTAGE_FIELDS)
+        response_mask = td["response_mask"]  # nested: the layout of every write-back
+        data = DataProto(batch=td.to_padded_tensor())
+        data.batch["token_level_scores"] = data.batch["rm_scores"]
+        data.non_tensor_batch["uid"] = np.array(data.batch.pop("uid").tolist(), dtype=object)
+        return data, response_mask
+
+    def _features(self, tq, batch) -> torch.Tensor:
+        phi = self._get(tq, batch, [PHI_FIELD])[PHI_FIELD]
+        return (phi.to_padded_tensor(0.0) if phi.is_nested else phi).float()  # [B, d]
+
+    def _positive_flags(self, acc: torch.Tensor, is_padding: torch.Tensor, metrics: dict) -> dict:
+        positive = positive_nll.positive_flags(acc, is_padding)  # [B]
+        real = ~is_padding
+        if real.any():
+            metrics["gppo/positive_frac"] = positive[real].mean().item()
+        return {POSITIVE_FIELD: positive}
+
+    # -- logs ---------------------------------------------------------------------------------------
+
+    def _compute_metrics(self, batch, metrics, timing_raw, global_steps, epoch):
+        super()._compute_metrics(batch, metrics, timing_raw, global_steps, epoch)
+        if self.print_step_line:
+            from g2rl_verl.step_log import step_line
+
+            print(step_line(global_steps, metrics), flush=True)
+
 
 @ray.remote
-class G2RLTaskRunner:
-    """Mirror of verl 0.9.1 `TaskRunnerV1` that builds `G2RLTrainer` (verl-0.9.md §7.2)."""
+class RewardAwareTaskRunner:
+    """Mirror of verl 0.9.1 `TaskRunnerV1` that builds `RewardAwareSyncTrainer`."""
 
     def __init__(self):
         self.config = None
@@ -232,14 +253,16 @@ class G2RLTaskRunner:
 
         configure_verl_logging()
         config.transfer_queue.enable = True
+        compact = use_compact_console(config)
         OmegaConf.resolve(config)
         self.config = config
         tq.init(config.transfer_queue)
         succeeded = False
         try:
-            self.trainer = G2RLTrainer(config=config)
+            self.trainer = RewardAwareSyncTrainer(config=config)
+            self.trainer.print_step_line = compact
             self.trainer.init()
-            install_actor_loss(self.trainer)
+            positive_nll.install(self.trainer)
             self.init_agent_loop_manager()
             self.trainer.fit(self.agent_loop_manager)
             succeeded = True
@@ -252,13 +275,12 @@ class G2RLTaskRunner:
                 tq.close()
 
 
-def install_actor_loss(trainer: G2RLTrainer) -> None:
-    """Replace the actor's `ppo_loss` with the positive-NLL wrapper when α > 0 (gppo.md §9)."""
-    if not trainer._use_positive_nll:
-        return
-    from verl.utils.config import omega_conf_to_dataclass
-
-    from g2rl_verl.gppo.positive_nll import PPOLossWithPositiveNLL
-
-    actor_config = omega_conf_to_dataclass(trainer.config.actor_rollout_ref.actor)
-    trainer.actor_rollout_wg.set_loss_fn(PPOLossWithPositiveNLL(actor_config))
+def use_compact_console(config: DictConfig) -> bool:
+    """Replace verl's `console` logger by our one-line step log (g2rl_verl.compact_console); True if done."""
+    loggers = config.trainer.get("logger", [])
+    loggers = [loggers] if isinstance(loggers, str) else list(loggers or [])
+    if "console" not in loggers or not OmegaConf.select(config, "g2rl_verl.compact_console", default=True):
+        return False
+    with open_dict(config):
+        config.trainer.logger = [name for name in loggers if name != "console"]
+    return True

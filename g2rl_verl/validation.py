@@ -11,9 +11,10 @@ import math
 
 from omegaconf import DictConfig, OmegaConf
 
-GPPO_LOSSES = ("gppo", "gppo_only_high", "ce_gppo")
-GPPO_CONFIG_TARGET = "g2rl_verl.gppo.config.GPPOPolicyLossConfig"
-REWARD_ROUTER_PATH = "pkg://g2rl_verl.rewards.router"
+from g2rl_verl.names import G2RL_ESTIMATOR, GPPO_CONFIG_TARGET, GPPO_LOSS_NAMES, REWARD_ROUTER_PATH
+
+# Our task runner builds verl's v1 sync trainer (our subclass), nothing else.
+SUPPORTED_TRAINER_MODE = "sync"
 
 
 class ConfigError(ValueError):
@@ -57,12 +58,53 @@ def validate_names(cfg: DictConfig) -> None:
         )
 
 
+def validate_trainer_mode(cfg: DictConfig) -> None:
+    """Our entry point runs verl's v1 sync trainer only; any other trainer would be silently replaced."""
+    if _get(cfg, "trainer.use_v1", True) is not True:
+        raise ConfigError(
+            f"trainer.use_v1={_get(cfg, 'trainer.use_v1')!r}: python -m g2rl_verl.main runs verl's v1 trainer only "
+            "(its legacy trainer would be silently replaced). Set trainer.use_v1=true, or launch verl's own "
+            "python -m verl.trainer.main_ppo for the legacy trainer (without g2rl_verl's trainer features)."
+        )
+    mode = _get(cfg, "trainer.v1.trainer_mode", SUPPORTED_TRAINER_MODE)
+    if mode != SUPPORTED_TRAINER_MODE:
+        raise ConfigError(
+            f"trainer.v1.trainer_mode={mode!r}: python -m g2rl_verl.main runs verl's v1 sync trainer only; the "
+            "async trainers' replay and parameter sync are not combined with our trainer's steps. Set "
+            f"trainer.v1.trainer_mode={SUPPORTED_TRAINER_MODE} (docs/verl-integration.md, 'Trainer modes')."
+        )
+    custom = _get(cfg, "trainer.v1.sampler.custom_sampler.path")
+    if custom and _get(cfg, "g2rl_verl.group_filter.enable", False):
+        raise ConfigError(
+            "g2rl_verl.group_filter.enable=true with trainer.v1.sampler.custom_sampler.path set: the group filter "
+            "is our replay buffer; drop one of the two."
+        )
+
+
+def validate_group_filter(cfg: DictConfig) -> None:
+    """`g2rl_verl.group_filter.*`: Klear's zero-variance group filter (no top-up)."""
+    from g2rl_verl.group_filter import GroupFilterConfig
+
+    try:
+        section = GroupFilterConfig.from_config(cfg)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
+    if section.enable and _get(cfg, "algorithm.filter_groups.enable", False):
+        raise ConfigError(
+            "g2rl_verl.group_filter.enable=true and algorithm.filter_groups.enable=true: choose one zero-variance "
+            "filter (ours: no top-up, Klear's semantics; verl's: tops up, DAPO's semantics)."
+        )
+
+
 def validate_gppo(cfg: DictConfig) -> None:
+    from g2rl_verl.gppo.config import check_betas, check_clip_params
+    from g2rl_verl.gppo.positive_nll import validate_positive_nll
+
     actor = "actor_rollout_ref.actor"
     loss_mode = _get(cfg, f"{actor}.policy_loss.loss_mode", "vanilla")
     target = _get(cfg, f"{actor}.policy_loss._target_")
     nll = _get(cfg, f"{actor}.policy_loss.positive_nll_coef")
-    uses_ours = loss_mode in GPPO_LOSSES or (nll is not None and nll != 0)
+    uses_ours = loss_mode in GPPO_LOSS_NAMES or (nll is not None and nll != 0)
     if not uses_ours:
         return
     if target != GPPO_CONFIG_TARGET:
@@ -75,56 +117,41 @@ def validate_gppo(cfg: DictConfig) -> None:
     eps_high = _number(cfg, f"{actor}.clip_ratio_high", low=0.0, allow_none=True)
     eps_low = clip if eps_low is None else eps_low
     eps_high = clip if eps_high is None else eps_high
-    if eps_low >= 1.0:
-        raise ConfigError(f"{actor}.clip_ratio_low={eps_low} must be < 1")
     c = _number(cfg, f"{actor}.clip_ratio_c")
-    if c <= 1.0 + eps_high:
-        raise ConfigError(
-            f"{actor}.clip_ratio_c={c} must be > 1 + clip_ratio_high = {1.0 + eps_high} (Klear-Reasoner uses 10.0)"
-        )
     beta1 = _number(cfg, f"{actor}.policy_loss.gppo_beta1", low=0.0)
     beta2 = _number(cfg, f"{actor}.policy_loss.gppo_beta2", low=0.0)
     _number(cfg, f"{actor}.policy_loss.positive_nll_coef", low=0.0)
-    if loss_mode in ("gppo", "gppo_only_high") and (beta1 != 1.0 or beta2 != 1.0):
-        raise ConfigError(
-            f"{actor}.policy_loss.gppo_beta1/gppo_beta2 = {beta1}/{beta2} have no effect with loss_mode={loss_mode}; "
-            "use loss_mode=ce_gppo for the general-β form, or leave both at 1.0"
-        )
-    if loss_mode == "ce_gppo" and beta1 * (1.0 - eps_low) >= c:
-        raise ConfigError(
-            f"{actor}.policy_loss.gppo_beta1={beta1}: β₁(1-clip_ratio_low) must stay below clip_ratio_c={c}, "
-            "otherwise the dual clip binds inside the preserved low region"
-        )
-    if nll and _get(cfg, "reward.custom_reward_function.path") != REWARD_ROUTER_PATH:
-        raise ConfigError(
-            f"{actor}.policy_loss.positive_nll_coef={nll} needs per-sample `acc` from our reward router: "
-            f"set reward.custom_reward_function.path={REWARD_ROUTER_PATH}"
-        )
+    try:
+        check_clip_params(eps_low, eps_high, c)
+        check_betas(loss_mode, beta1, beta2, eps_low, c)
+        validate_positive_nll(cfg)
+    except ValueError as error:
+        raise ConfigError(str(error)) from error
 
 
 def validate_g2rl(cfg: DictConfig) -> None:
-    """G2RL keys and the verl settings it depends on (the per-key rules live with the estimator)."""
-    from g2rl_verl.g2rl_estimator import G2RLConfigError, validate_g2rl_config
+    """G2RL keys and the verl settings it depends on (the rules live in g2rl_verl.g2rl.validation)."""
+    from g2rl_verl.g2rl.config import G2RLConfigError
+    from g2rl_verl.g2rl.validation import validate_g2rl_config, validate_g2rl_run
 
     try:
         validate_g2rl_config(_get(cfg, "algorithm"), _get(cfg, "actor_rollout_ref"))
+        validate_g2rl_run(cfg)
     except G2RLConfigError as error:
         raise ConfigError(str(error)) from error
-    if _get(cfg, "algorithm.adv_estimator") != "g2rl":
+    if _get(cfg, "algorithm.adv_estimator") != G2RL_ESTIMATOR:
         return
     if _get(cfg, "reward.custom_reward_function.path") != REWARD_ROUTER_PATH:
         raise ConfigError(
-            "adv_estimator=g2rl reads the base reward r = 2*score01 - 1 from our reward router's results: set "
+            "adv_estimator=g2rl reads each sample's `valid` flag from our reward router's results: set "
             f"reward.custom_reward_function.path={REWARD_ROUTER_PATH}"
-        )
-    if _get(cfg, "trainer.use_v1", True) is not True or _get(cfg, "trainer.v1.trainer_mode", "sync") != "sync":
-        raise ConfigError(
-            "adv_estimator=g2rl runs on verl's v1 sync trainer: set trainer.use_v1=true, trainer.v1.trainer_mode=sync"
         )
 
 
 def validate_config(cfg: DictConfig) -> None:
     """Validate a composed config; raises ConfigError naming the key."""
+    validate_trainer_mode(cfg)
     validate_names(cfg)
+    validate_group_filter(cfg)
     validate_gppo(cfg)
     validate_g2rl(cfg)

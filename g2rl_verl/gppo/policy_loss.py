@@ -25,33 +25,10 @@ import torch
 import verl.utils.torch_functional as verl_F
 from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY, agg_loss
 
+from g2rl_verl.gppo.config import GPPO_CONFIG_HINT, check_betas, check_clip_params, clip_params
 from g2rl_verl.gppo.token_loss import gppo_token_loss
+from g2rl_verl.names import GPPO_LOSS_NAMES
 from g2rl_verl.registry_guard import register_once
-
-ACTOR_KEY = "actor_rollout_ref.actor"
-
-
-def clip_params(config) -> tuple[float, float, float]:
-    """(ε_low, ε_high, c) from an ActorConfig, with verl's null fallback to `clip_ratio`."""
-    eps = config.clip_ratio
-    eps_low = config.clip_ratio_low if config.clip_ratio_low is not None else eps
-    eps_high = config.clip_ratio_high if config.clip_ratio_high is not None else eps
-    clip_c = config.get("clip_ratio_c", 3.0)
-    return float(eps_low), float(eps_high), float(clip_c)
-
-
-def check_clip_params(eps_low: float, eps_high: float, clip_c: float) -> None:
-    """Raise ValueError naming the key when the clip widths cannot define GPPO."""
-    if not 0.0 <= eps_low < 1.0:
-        raise ValueError(f"{ACTOR_KEY}.clip_ratio_low={eps_low} must be in [0, 1)")
-    if eps_high < 0.0:
-        raise ValueError(f"{ACTOR_KEY}.clip_ratio_high={eps_high} must be >= 0")
-    if not clip_c > 1.0 + eps_high:
-        # Otherwise the dual clip would cut into the preserved high region (gppo.md §5).
-        raise ValueError(
-            f"{ACTOR_KEY}.clip_ratio_c={clip_c} must be > 1 + clip_ratio_high = {1.0 + eps_high} "
-            "(Klear-Reasoner uses 10.0)"
-        )
 
 
 def _gppo_policy_loss(
@@ -88,7 +65,7 @@ def _gppo_policy_loss(
         loss_mat = loss_mat * rollout_is_weights  # [B, T]
 
     # Always the global normaliser: without global_batch_info agg_loss would silently fall back to
-    # per-micro-batch normalisation (gppo.md §10).
+    # per-micro-batch normalisation.
     pg_loss = agg_loss(
         loss_mat=loss_mat, loss_mask=response_mask, loss_agg_mode=loss_agg_mode, **config.global_batch_info
     )
@@ -150,21 +127,18 @@ def compute_policy_loss_ce_gppo(
     """CE-GPPO / general-β GPPO (Klear App. A.2 Eq. 17/18): β₁, β₂ from `policy_loss.gppo_beta1/2`."""
     policy_loss = config.policy_loss if config is not None else None
     if policy_loss is None or not hasattr(policy_loss, "gppo_beta1"):
-        raise ValueError(
-            f"loss_mode=ce_gppo needs {ACTOR_KEY}.policy_loss._target_="
-            "g2rl_verl.gppo.config.GPPOPolicyLossConfig (set in g2rl_verl/config/g2rl_trainer.yaml)"
-        )
+        raise ValueError(f"loss_mode=ce_gppo needs {GPPO_CONFIG_HINT}")
+    eps_low, _, clip_c = clip_params(config)
+    check_betas("ce_gppo", float(policy_loss.gppo_beta1), float(policy_loss.gppo_beta2), eps_low, clip_c)
     return _gppo_policy_loss(
         old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config, rollout_is_weights,
         beta_low=float(policy_loss.gppo_beta1), beta_high=float(policy_loss.gppo_beta2), only_high=False,
     )
 
 
-POLICY_LOSSES = {
-    "gppo": compute_policy_loss_gppo,
-    "gppo_only_high": compute_policy_loss_gppo_only_high,
-    "ce_gppo": compute_policy_loss_ce_gppo,
-}
+POLICY_LOSSES = dict(
+    zip(GPPO_LOSS_NAMES, (compute_policy_loss_gppo, compute_policy_loss_gppo_only_high, compute_policy_loss_ce_gppo))
+)
 
 
 def register() -> None:

@@ -1,4 +1,8 @@
-"""Klear-Reasoner's positive-sample NLL term (paper Eq. 8 / Eq. 13, α = 0.1), as a whole-loss wrapper.
+"""Klear-Reasoner's positive-sample NLL term (paper Eq. 8 / Eq. 13, α = 0.1): everything about it lives here.
+
+The startup rules (`validate_positive_nll`), the per-sample positive flags the trainer writes
+(`positive_flags`), the mini-batch token count the engine takes (`annotate_positive_token_count`), the
+loss wrapper (`PPOLossWithPositiveNLL`) and its installation on the actor workers (`install`).
 
 A registered policy loss cannot see per-sample rewards (verl's `ppo_loss` selects only response_mask,
 old_log_probs, advantages, rollout_is_weights and ref_log_prob). So the term lives in a wrapper around
@@ -15,7 +19,7 @@ Route of the data (verl 0.9.1, v1 trainer):
    stores the count as non-tensor data, which every micro-batch inherits;
 4. this wrapper adds α · Σ_{positive tokens}(−log π) · dp_size / N_pos per micro-batch, so the summed
    gradient is α times the mean NLL over the mini-batch's positive tokens, independent of the
-   micro-batch split (gppo.md §9 normalisation decision).
+   micro-batch split (docs/methods.md, "Positive-sample NLL").
 
 Order as in the reference: pg_loss − entropy_coeff·entropy + kl_coef·kl (inside ppo_loss) + α·NLL_pos.
 
@@ -33,8 +37,49 @@ from verl.utils.metric import AggregationType, Metric
 from verl.workers.utils.losses import ppo_loss
 from verl.workers.utils.padding import no_padding_2_padding
 
-POSITIVE_FIELD = "gppo_positive"
-NUM_POSITIVE_TOKENS_KEY = "gppo_num_positive_tokens"
+from g2rl_verl.names import NUM_POSITIVE_TOKENS_KEY, POSITIVE_FIELD, REWARD_ROUTER_PATH
+
+NLL_COEF_KEY = "actor_rollout_ref.actor.policy_loss.positive_nll_coef"
+
+
+def nll_coef(actor_cfg) -> float:
+    """α from the `actor_rollout_ref.actor` config (0 when the key is absent)."""
+    return float(actor_cfg.policy_loss.get("positive_nll_coef", 0.0) or 0.0)
+
+
+def validate_positive_nll(cfg) -> None:
+    """Startup rules of α > 0; raises ValueError naming the key."""
+    from omegaconf import OmegaConf
+
+    coef = OmegaConf.select(cfg, NLL_COEF_KEY, default=0.0) or 0.0
+    if not coef:
+        return
+    if OmegaConf.select(cfg, "reward.custom_reward_function.path") != REWARD_ROUTER_PATH:
+        raise ValueError(
+            f"{NLL_COEF_KEY}={coef} needs per-sample `acc` from our reward router: "
+            f"set reward.custom_reward_function.path={REWARD_ROUTER_PATH}"
+        )
+    if OmegaConf.select(cfg, "distillation.enabled", default=False):
+        # verl installs distillation_ppo_loss as the actor's loss; ours would silently replace it.
+        raise ValueError(
+            f"{NLL_COEF_KEY}={coef} with distillation.enabled=true: the NLL term wraps verl's plain ppo_loss and "
+            f"would replace the distillation loss. Set {NLL_COEF_KEY}=0 or distillation.enabled=false."
+        )
+
+
+def positive_flags(acc: torch.Tensor, is_padding: torch.Tensor) -> torch.Tensor:
+    """[B] float 0/1 `gppo_positive`: the reward's `acc` (1 iff fully correct), 0 for verl's padding samples."""
+    return torch.where(is_padding.bool(), torch.zeros_like(acc), (acc > 0.5).float())  # [B]
+
+
+def install(trainer) -> None:
+    """Replace the actor workers' `ppo_loss` with the NLL wrapper when α > 0 (`set_loss_fn`)."""
+    if nll_coef(trainer.config.actor_rollout_ref.actor) <= 0.0:
+        return
+    from verl.utils.config import omega_conf_to_dataclass
+
+    actor_config = omega_conf_to_dataclass(trainer.config.actor_rollout_ref.actor)
+    trainer.actor_rollout_wg.set_loss_fn(PPOLossWithPositiveNLL(actor_config))
 
 
 def positive_token_mask(response_mask: torch.Tensor, positive: torch.Tensor) -> torch.Tensor:
@@ -114,7 +159,6 @@ class PPOLossWithPositiveNLL:
 
         local_tokens = response_mask.sum().clamp(min=1)
         metrics["actor/positive_nll"] = Metric(value=nll.detach(), aggregation=AggregationType.SUM)
-        metrics["actor/positive_frac"] = Metric(value=(positive > 0.5).float().mean().item(), aggregation="mean")
         metrics["actor/positive_token_frac"] = Metric(
             value=(positive_token_mask(response_mask, positive).sum() / local_tokens).item(), aggregation="mean"
         )

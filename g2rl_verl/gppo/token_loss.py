@@ -1,4 +1,4 @@
-"""Per-token GPPO / CE-GPPO loss, in minimisation form (spec gppo.md §8).
+"""Per-token GPPO / CE-GPPO loss, in minimisation form (docs/methods.md, "GPPO").
 
 Pure torch: no verl types, so the maths can be tested alone. verl glue lives in `policy_loss.py`.
 
@@ -72,7 +72,7 @@ def gppo_token_loss(
 
     cap = -advantages * clip_c  # [B, T], > 0 where A < 0
     dual_clip = (advantages < 0) & (loss > cap)  # [B, T]
-    # torch.where picks the constant cap, so the gradient there is exactly 0 (spec §5).
+    # torch.where picks the constant cap, so the gradient there is exactly 0.
     loss = torch.where(dual_clip, cap, loss)  # [B, T]
 
     return GPPOTokenLoss(loss=loss, log_ratio=log_ratio, low=low, high=high, dual_clip=dual_clip)

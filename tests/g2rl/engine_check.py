@@ -25,7 +25,8 @@ from verl.utils import tensordict_utils as tu
 from verl.workers.config import FSDPEngineConfig, FSDPOptimizerConfig, HFModelConfig
 from verl.workers.engine.base import EngineRegistry
 
-from g2rl_verl import g2rl, g2rl_engine
+from g2rl_verl.g2rl import engine as g2rl_engine
+from g2rl_verl.g2rl import features as g2rl
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from conftest import VOCAB, tiny_causal_lm

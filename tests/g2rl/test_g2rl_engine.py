@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 
-from g2rl_verl import g2rl_estimator
+from g2rl_verl.g2rl import estimator as g2rl_estimator
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 
@@ -40,7 +40,7 @@ def engine_results(tmp_path_factory):
 @pytest.mark.parametrize("case", ["padded_tied", "packed_untied_dynamic"])
 def test_engine_phi_matches_the_pure_function(engine_results, case):
     res = engine_results[case]
-    assert res["engine_cls"] == "G2RLFSDPEngineWithLMHead"  # register() replaced verl's engine
+    assert res["engine_cls"] == "FSDPEngineWithFeaturesAndPositiveCount"  # register() replaced verl's engine
     for ours, ref in zip(res["log_probs"], res["ref_log_probs"], strict=True):
         torch.testing.assert_close(ours, ref, atol=1e-5, rtol=1e-5)  # same logits as the reference forward
     phi = res["phi"]

@@ -7,7 +7,9 @@ from omegaconf import OmegaConf
 from verl.trainer.ppo import core_algos
 from verl.trainer.ppo.core_algos import compute_grpo_outcome_advantage
 
-from g2rl_verl import g2rl_estimator as est
+from g2rl_verl.g2rl import estimator as est
+from g2rl_verl.g2rl.config import G2RLConfig, G2RLConfigError
+from g2rl_verl.g2rl.validation import validate_g2rl_config
 from g2rl_verl.registry_guard import RegistryCollisionError
 
 
@@ -62,7 +64,7 @@ def test_shaping_changes_advantages_and_matches_grpo_of_the_shaped_rewards():
         rewards, mask, index, cfg, g2rl_phi=phi, score01=score01
     )
     # independent path: pure shaping, placed at the last valid token, through verl's GRPO
-    from g2rl_verl import g2rl
+    from g2rl_verl.g2rl import shaping as g2rl
 
     shaped = g2rl.shaped_rewards(score01, phi, list(index), lam=0.5, mode="prose").float()
     placed = torch.zeros_like(rewards)
@@ -196,8 +198,8 @@ def test_verl_compute_advantage_by_name_says_to_use_our_entry_point(monkeypatch)
     ],
 )
 def test_config_errors_name_the_key(keys, message):
-    with pytest.raises(est.G2RLConfigError, match=message):
-        est.G2RLConfig.from_algorithm(algorithm_cfg(**keys))
+    with pytest.raises(G2RLConfigError, match=message):
+        G2RLConfig.from_algorithm(algorithm_cfg(**keys))
 
 
 def actor_rollout_ref(**over):
@@ -209,9 +211,9 @@ def actor_rollout_ref(**over):
 
 
 def test_validate_accepts_the_defaults_and_ignores_other_estimators():
-    est.validate_g2rl_config(algorithm_cfg(), actor_rollout_ref())
+    validate_g2rl_config(algorithm_cfg(), actor_rollout_ref())
     grpo = OmegaConf.create({"adv_estimator": "grpo"})
-    est.validate_g2rl_config(grpo, actor_rollout_ref(model__use_fused_kernels=True))  # not our business
+    validate_g2rl_config(grpo, actor_rollout_ref(model__use_fused_kernels=True))  # not our business
 
 
 @pytest.mark.parametrize(
@@ -227,5 +229,5 @@ def test_validate_accepts_the_defaults_and_ignores_other_estimators():
 )
 def test_validate_rejects_unsupported_setups(algo_over, arr_over, message):
     algo = OmegaConf.merge(algorithm_cfg(), algo_over)
-    with pytest.raises(est.G2RLConfigError, match=message):
-        est.validate_g2rl_config(algo, actor_rollout_ref(**arr_over))
+    with pytest.raises(G2RLConfigError, match=message):
+        validate_g2rl_config(algo, actor_rollout_ref(**arr_over))

@@ -8,7 +8,7 @@ gradient of log p(y_t) with respect to h_t (g2rl.md §2.2).
 import pytest
 import torch
 
-from g2rl_verl import g2rl
+from g2rl_verl.g2rl import features as g2rl
 
 TEMPERATURE = 0.8
 # (length, response length) per sequence; responses are the last tokens of each sequence

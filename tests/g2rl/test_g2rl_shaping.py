@@ -5,7 +5,7 @@ import math
 import pytest
 import torch
 
-from g2rl_verl import g2rl
+from g2rl_verl.g2rl import shaping as g2rl
 
 E2 = math.exp(2.0)  # exp(r_j) ratio of a correct to an incorrect peer is e^2 (r = +1 vs -1)
 R2 = 1 / math.sqrt(2)

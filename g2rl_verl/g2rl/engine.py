@@ -1,16 +1,18 @@
-"""G2RL features from verl's FSDP actor engine, in the old-log-prob pass (g2rl.md §4.4-4.5).
+"""verl glue: the FSDP engine that returns G2RL features from the old-log-prob pass and counts GPPO's
+positive tokens for the actor update (docs/methods.md "G2RL: sequence features", "Positive-sample NLL").
 
-:class:`G2RLFSDPEngineWithLMHead` subclasses verl's ``FSDPEngineWithLMHead`` and overrides only
+:class:`FSDPEngineWithFeaturesAndPositiveCount` subclasses verl's ``FSDPEngineWithLMHead`` and overrides only
 ``prepare_model_outputs``: it calls the parent, and when the micro-batch carries the non-tensor flag
-``g2rl_compute_phi=True`` it also computes Phi [bsz, d] fp32 (:func:`g2rl_verl.g2rl.feature_sums_packed`)
+``g2rl_compute_phi=True`` it also computes Phi [bsz, d] fp32
+(:func:`g2rl_verl.g2rl.features.feature_sums_packed`)
 from the model's logits (divided by the batch's temperature), the rolled next-token ids and the
 response mask, and returns it as the extra output key ``g2rl_phi``. Without the flag nothing extra
 runs, so the ref model (same engine class) and non-G2RL runs are unaffected.
 
-Caller contract (our trainer; verl-0.9.md §6.3): set ``batch.extra_info["g2rl_compute_phi"] = True``
+Caller contract (our trainer): set ``batch.extra_info["g2rl_compute_phi"] = True``
 (optionally ``g2rl_feature_chunk_tokens``, from ``algorithm.g2rl.feature_chunk_tokens``) before
 ``actor_rollout_wg.compute_log_prob(batch)``; read ``g2rl_phi`` back (a jagged tensor whose rows all
-have length d; :func:`g2rl_verl.g2rl.dense_features` turns it into [bsz, d]).
+have length d; :func:`g2rl_verl.g2rl.features.dense_features` turns it into [bsz, d]).
 Pop the flag from ``batch.extra_info`` right after the call: verl keeps ``extra_info`` on the batch, and
 the later ref-log-prob and actor-update calls would otherwise see it (the update raises, see below).
 
@@ -45,12 +47,11 @@ from verl.utils import tensordict_utils as tu
 from verl.workers.engine.base import EngineRegistry
 from verl.workers.engine.fsdp.transformer_impl import FSDPEngineWithLMHead
 
-from g2rl_verl.g2rl import feature_sums_packed, normalise_feature_sums, packed_token_seq_index
+from g2rl_verl.g2rl.features import feature_sums_packed, normalise_feature_sums, packed_token_seq_index
+from g2rl_verl.g2rl.validation import check_fsdp2, check_logits_materialised
 from g2rl_verl.gppo.positive_nll import annotate_positive_token_count
+from g2rl_verl.names import CHUNK_KEY, PHI_FIELD, PHI_FLAG
 
-PHI_FLAG = "g2rl_compute_phi"
-CHUNK_KEY = "g2rl_feature_chunk_tokens"
-PHI_KEY = "g2rl_phi"
 DEFAULT_CHUNK_TOKENS = 2048
 FEATURE_EPS = 1e-8  # Eq. 8 denominator; only matters for empty responses (Phi = 0 either way)
 _BACKENDS = ("fsdp", "fsdp2")
@@ -90,7 +91,7 @@ def response_token_mask(micro_batch, cu_seqlens: torch.Tensor) -> torch.Tensor:
     return mask
 
 
-class G2RLFSDPEngineWithLMHead(FSDPEngineWithLMHead):
+class FSDPEngineWithFeaturesAndPositiveCount(FSDPEngineWithLMHead):
     """verl's FSDP LM-head engine plus the optional G2RL feature output ``g2rl_phi`` (module docstring).
 
     It also counts GPPO's positive-response tokens per training mini-batch (``forward_backward_batch``),
@@ -109,22 +110,16 @@ class G2RLFSDPEngineWithLMHead(FSDPEngineWithLMHead):
             self._g2rl_check_supported(micro_batch)  # before the parent, which would fail less clearly
         model_output = super().prepare_model_outputs(output, output_args, micro_batch, logits_processor_func)
         if wants_phi:
-            model_output[PHI_KEY] = self._g2rl_features(output, output_args, micro_batch)  # [bsz, d]
+            model_output[PHI_FIELD] = self._g2rl_features(output, output_args, micro_batch)  # [bsz, d]
         return model_output
 
     # -- helpers -------------------------------------------------------------------------------
 
     def _g2rl_check_supported(self, micro_batch) -> None:
-        if tu.get_non_tensor_data(data=micro_batch, key="use_fused_kernels", default=False):
-            raise G2RLFeatureError(
-                "G2RL features need the logits of the old-log-prob pass, and use_fused_kernels=True never "
-                "materialises them; set actor_rollout_ref.model.use_fused_kernels=false"
-            )
-        if self.engine_config.strategy != "fsdp2":
-            raise G2RLFeatureError(
-                f"G2RL features are implemented for FSDP2 only (strategy={self.engine_config.strategy!r}); set "
-                "actor_rollout_ref.actor.strategy=fsdp2"
-            )
+        check_logits_materialised(
+            bool(tu.get_non_tensor_data(data=micro_batch, key="use_fused_kernels", default=False)), G2RLFeatureError
+        )
+        check_fsdp2(self.engine_config.strategy, G2RLFeatureError)
         if torch.is_grad_enabled():
             raise G2RLFeatureError(
                 f"{PHI_FLAG} is set on a pass with gradients enabled; request features only in the "
@@ -157,7 +152,7 @@ class G2RLFSDPEngineWithLMHead(FSDPEngineWithLMHead):
         cu_seqlens = cu_seqlens.to(logits.device)
         token_mask = response_token_mask(micro_batch, cu_seqlens)  # [N] over the global packed sequence
         token_seq = packed_token_seq_index(cu_seqlens)  # [N]
-        # the full L_i, never a per-shard count (§4.5)
+        # the full L_i, never a per-shard count
         lengths = torch.zeros(n_seq, dtype=torch.float32, device=logits.device).index_add_(
             0, token_seq, token_mask
         )  # [n_seq]
@@ -219,7 +214,7 @@ class G2RLFSDPEngineWithLMHead(FSDPEngineWithLMHead):
 
 
 def register() -> None:
-    """Make verl build :class:`G2RLFSDPEngineWithLMHead` for language models under fsdp/fsdp2.
+    """Make verl build :class:`FSDPEngineWithFeaturesAndPositiveCount` for language models under fsdp/fsdp2.
 
     Overwrites the private ``EngineRegistry._engines["language_model"][backend][device-key]`` entries
     that hold verl's ``FSDPEngineWithLMHead`` (``EngineRegistry.register`` asserts on existing keys).
@@ -230,15 +225,15 @@ def register() -> None:
         entries = registry.get(backend)
         if not entries:
             raise G2RLFeatureError(
-                f"verl has no language_model engine for backend {backend!r}; g2rl_verl.g2rl_engine expects "
+                f"verl has no language_model engine for backend {backend!r}; g2rl_verl.g2rl.engine expects "
                 "verl 0.9.1's FSDPEngineWithLMHead there"
             )
         for key, engine_cls in list(entries.items()):
-            if engine_cls is G2RLFSDPEngineWithLMHead:
+            if engine_cls is FSDPEngineWithFeaturesAndPositiveCount:
                 continue
             if engine_cls is not FSDPEngineWithLMHead:
                 raise G2RLFeatureError(
                     f"EngineRegistry language_model/{backend}/{key} holds {engine_cls.__module__}."
                     f"{engine_cls.__qualname__}, not verl's FSDPEngineWithLMHead; g2rl_verl refuses to replace it"
                 )
-            entries[key] = G2RLFSDPEngineWithLMHead
+            entries[key] = FSDPEngineWithFeaturesAndPositiveCount
