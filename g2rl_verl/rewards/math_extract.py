@@ -1,13 +1,21 @@
-"""Strict final-answer extraction for math, and the maj@k canonical answer (rewards.md §3.1, data-eval.md §8).
+"""Strict final-answer extraction for math, and the maj@k canonical answer (docs/rewards.md, "Math
+reward: extraction"; docs/data-and-eval.md for maj@k).
 
 Strict extraction, in order:
 1. the content of the last complete `\\boxed{...}` / `\\fbox{...}` (whitespace allowed before `{`, nested
    and escaped braces handled). An unclosed box that begins after the last complete box means the
    response was truncated: no answer.
-2. otherwise the last line matching "final answer is X" or "Answer: X" (case-insensitive): the rest of
-   the line, with surrounding `$...$` and a trailing period stripped.
+2. otherwise the LAST anchor in the text, "final answer is" or "answer:" (case-insensitive; `**Answer**:`
+   too). The value is the rest of that line after the anchor: a leading `$...$` math span if there is
+   one, else the text up to the end of the sentence; surrounding emphasis, `$` and a trailing period are
+   stripped. The last anchor, not the first on its line: Minerva's template "Final Answer: The final
+   answer is $7.78$. I hope it is correct." must give `7.78`.
 3. otherwise no answer. There is deliberately no unanchored last-number fallback: on truncated chains of
-   thought it rewards whatever number happened to come last (rewards.md §3.4).
+   thought it rewards whatever number happened to come last.
+
+Everything here is linear in the length of the text, whatever the text (a response may be 1 MB of
+unclosed `\\boxed{`): one regex scan with a stack for boxes, no per-candidate rescans, and no pattern
+with adjacent unbounded quantifiers that could backtrack.
 """
 
 from __future__ import annotations
@@ -15,14 +23,17 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-BOX_OPEN = re.compile(r"\\(?:boxed|fbox)\s*\{")
-_ANCHOR = re.compile(r"(?:final answer is|answer\s*:)\s*(.*)$", re.IGNORECASE)
+# Box openers, escaped characters (`\{`, `\}`, `\\`, and the backslash of any other command) and bare
+# braces, in one alternation: a single left-to-right scan tokenises the whole text.
+_BOX_TOKENS = re.compile(r"\\(?:boxed|fbox)\s*+\{|\\.|[{}]", re.DOTALL)
+_ANCHOR = re.compile(r"final[ \t]++answer[ \t]++is[ \t]*+:?|answer[ \t]*+(?:\*\*)?[ \t]*+:", re.IGNORECASE)
+_SENTENCE_END = re.compile(r"\.(?=\s+[A-Z])")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _INTEGRAL_FLOAT = re.compile(r"^([+-]?\d+)\.0*$")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)(?![A-Za-z])")
 _FRAC_VARIANTS = re.compile(r"\\[dt]frac(?![A-Za-z])")
 _WHITESPACE = re.compile(r"\s+")
-_EMPHASIS_EDGES = re.compile(r"^[\s*]+|[\s*]+$")
+_EDGE_CHARS = " \t\r\n*"
 
 
 @dataclass(frozen=True)
@@ -31,52 +42,59 @@ class Extraction:
     detail: str  # "boxed", "anchor", "truncated_box", "no_anchor", "empty_box", "empty_anchor"
 
 
-def closing_brace(text: str, open_at: int) -> int:
-    """Index of the `}` matching the `{` at `open_at`, or -1 if unbalanced. `\\{`/`\\}` are literal."""
-    depth = 0
-    i = open_at
-    n = len(text)
-    while i < n:
-        ch = text[i]
-        if ch == "\\":
-            i += 2  # skip the escaped character (\{, \}, \\)
-            continue
-        if ch == "{":
-            depth += 1
-        elif ch == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-        i += 1
-    return -1
+@dataclass(frozen=True)
+class BoxSpan:
+    start: int  # index of the backslash of `\boxed` / `\fbox`
+    content_start: int
+    content_end: int  # index of the closing `}`
+
+
+def box_spans(text: str) -> tuple[list[BoxSpan], int]:
+    """(complete boxes in the order they close, start of the last unclosed box or -1). Linear time."""
+    stack: list[tuple[int, int] | None] = []  # per open brace: (box start, content start) or None
+    complete: list[BoxSpan] = []
+    for token in _BOX_TOKENS.finditer(text):
+        t = token.group()
+        if t == "}":
+            if stack:
+                opened = stack.pop()
+                if opened is not None:
+                    complete.append(BoxSpan(opened[0], opened[1], token.start()))
+        elif t == "{":
+            stack.append(None)
+        elif t[-1] == "{" and len(t) > 2:  # a box opener (`\{` is an escaped literal, length 2)
+            stack.append((token.start(), token.end()))
+    unclosed = [opened[0] for opened in stack if opened is not None]
+    return complete, (max(unclosed) if unclosed else -1)
 
 
 def last_boxed(text: str) -> tuple[str | None, bool]:
-    """(content of the last complete box, truncated) where truncated means an unclosed box follows it."""
-    best: tuple[int, str] | None = None  # (end index, content)
-    last_unclosed_start = -1
-    for match in BOX_OPEN.finditer(text):
-        brace = match.end() - 1
-        close = closing_brace(text, brace)
-        if close < 0:
-            last_unclosed_start = max(last_unclosed_start, match.start())
-            continue
-        if best is None or close > best[0]:
-            best = (close, text[brace + 1 : close])
-    if best is None:
-        return None, last_unclosed_start >= 0
-    return best[1], last_unclosed_start > best[0]
+    """(content of the last complete box, truncated) where truncated means an unclosed box follows it.
+
+    "Last" is the box that closes last, so `\\boxed{\\boxed{5}}` gives `\\boxed{5}`."""
+    complete, last_unclosed = box_spans(text)
+    if not complete:
+        return None, last_unclosed >= 0
+    best = complete[-1]
+    return text[best.content_start : best.content_end], last_unclosed > best.content_end
 
 
-def _strip_anchor_value(value: str) -> str:
-    value = _EMPHASIS_EDGES.sub("", value)  # markdown emphasis: "**Answer:** **73**"
+def _anchor_value(rest: str) -> str:
+    """The answer after an anchor: rest of the line, trimmed to its math span or first sentence."""
+    value = rest.strip(_EDGE_CHARS)  # markdown emphasis: "**Answer:** **73**"
+    if value.startswith("$"):
+        delim = "$$" if value.startswith("$$") else "$"
+        close = value.find(delim, len(delim))
+        if close > 0:
+            value = value[len(delim) : close]
+    else:
+        end = _SENTENCE_END.search(value)
+        if end:
+            value = value[: end.start()]
+    value = value.strip(_EDGE_CHARS)
     if value.endswith("."):
-        value = value[:-1].rstrip()
-    while len(value) >= 2 and value.startswith("$") and value.endswith("$"):
-        value = value.strip("$").strip()
-    if value.endswith("."):
-        value = value[:-1].rstrip()
-    return value
+        value = value[:-1]
+    return value.strip(_EDGE_CHARS + "$")
 
 
 def extract_strict(answer_text: str) -> Extraction:
@@ -86,12 +104,14 @@ def extract_strict(answer_text: str) -> Extraction:
     if boxed is not None:
         boxed = boxed.strip()
         return Extraction(boxed, "boxed") if boxed else Extraction(None, "empty_box")
-    for line in reversed(answer_text.splitlines()):
-        match = _ANCHOR.search(line)
-        if match:
-            value = _strip_anchor_value(match.group(1))
-            return Extraction(value, "anchor") if value else Extraction(None, "empty_anchor")
-    return Extraction(None, "no_anchor")
+    last = None
+    for last in _ANCHOR.finditer(answer_text):  # noqa: B007 - only the last match is used
+        pass
+    if last is None:
+        return Extraction(None, "no_anchor")
+    line_end = answer_text.find("\n", last.end())
+    value = _anchor_value(answer_text[last.end() : line_end if line_end >= 0 else len(answer_text)])
+    return Extraction(value, "anchor") if value else Extraction(None, "empty_anchor")
 
 
 def is_integer_string(s: str) -> bool:
@@ -113,6 +133,18 @@ def remove_whitespace(s: str) -> str:
     return _WHITESPACE.sub("", s)
 
 
+def normalize_golds(ground_truth: object) -> tuple[str, ...]:
+    """The accepted gold answers as strings. A list, tuple or 1-d array (a list after a parquet round
+    trip; Skywork-OR1 gives `["2", "x=2"]`) is several accepted golds: any one matching is correct."""
+    if hasattr(ground_truth, "tolist") and not isinstance(ground_truth, (str, bytes)):
+        ground_truth = ground_truth.tolist()  # numpy array / scalar -> Python objects
+    if isinstance(ground_truth, (list, tuple)):
+        if not ground_truth:
+            raise TypeError("math ground_truth is an empty list: no accepted answer")
+        return tuple(normalize_gold(g) for g in ground_truth)
+    return (normalize_gold(ground_truth),)
+
+
 def normalize_gold(ground_truth: object) -> str:
     """Gold as a string; floats with an integral value become integer strings (AMC `27.0` -> `27`)."""
     if isinstance(ground_truth, bool):
@@ -125,12 +157,12 @@ def normalize_gold(ground_truth: object) -> str:
         return ground_truth.strip()
     raise TypeError(
         f"math ground_truth must be a str, int or float, got {type(ground_truth).__name__}; "
-        "data-prep stores golds as strings (data-eval.md §1)"
+        "data-prep stores golds as strings (docs/data-and-eval.md)"
     )
 
 
 def canonical_answer(pred: str) -> str:
-    """maj@k grouping key (data-eval.md §8): whitespace and `\\left`/`\\right` removed, `\\dfrac`/`\\tfrac`
+    """maj@k grouping key (docs/data-and-eval.md, majority voting): whitespace and `\\left`/`\\right` removed, `\\dfrac`/`\\tfrac`
     -> `\\frac`, integral floats written as integers. Letters (multiple choice) pass through unchanged."""
     s = remove_whitespace(pred)
     s = _LEFT_RIGHT.sub("", s)

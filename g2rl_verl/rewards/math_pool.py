@@ -1,16 +1,26 @@
-"""A persistent pool of math-verify worker processes with a parent-enforced hard deadline per task.
+"""Persistent math-verify worker processes with a hard, parent-enforced deadline per task.
 
-Why not `concurrent.futures.ProcessPoolExecutor`: `future.result(timeout)` does not stop a hung worker,
-and killing one breaks the whole executor. Here every worker owns a pipe; the calling thread sends one
-task, waits on the pipe with a deadline, and on expiry SIGKILLs that worker and starts a replacement
-(rewards.md §3.3). A worker that dies mid-task (EOF on the pipe) is replaced and the task retried once.
+Why not ProcessPoolExecutor: math-verify's own timeouts are SIGALRM-based and cannot interrupt a hung
+`str()` of a sympy object or a long C-level computation; a ProcessPoolExecutor cannot kill a hung worker,
+and killing one breaks the whole executor. Here every worker owns a socket; the calling thread sends one
+task, waits with a deadline, and on expiry SIGKILLs that worker and starts a replacement. A worker that
+dies mid-task (EOF) is replaced and the task retried once; a second crash is `error/worker_crash`.
 
-Start method `forkserver` with math_verify preloaded: `fork` is unsafe from processes that already run
-threads (Ray actors, verl's reward loop), `spawn` re-imports sympy per worker (~300 ms).
+Why plain subprocesses (`python -c ...` with the socket's fd inherited), not multiprocessing: both
+`spawn` and `forkserver` re-import the caller's `__main__` in every worker, so a script without an
+`if __name__ == "__main__":` guard re-runs itself in each worker (or dies with "An attempt has been made to
+start a new process before the current process has finished its bootstrapping phase"), and `fork` is
+unsafe from processes that already run threads (Ray actors, verl's reward loop). A subprocess imports only
+`g2rl_verl.rewards.math_worker`; the caller's program is never imported.
+
+Who caused a timeout: before touching the candidate's answer a worker checks the gold (parses and
+self-verifies it) and reports `gold_ok` on the socket. A deadline that expires after `gold_ok` was the
+candidate's doing; one that expires before it is not attributable to the candidate (a hung or overloaded
+worker, or a gold that cannot be checked in time).
 
 Thread safety: `run` may be called from any number of threads at once; idle workers sit in a queue and
-each is used by one thread at a time. asyncio callers go through `run_async`, which waits in a private
-thread pool so the event loop never blocks.
+each is used by one thread at a time. asyncio callers use `run_async` (or run `run` in their own thread),
+so the event loop never blocks. The deadline covers the task's time on a worker, not time queued for one.
 """
 
 from __future__ import annotations
@@ -18,30 +28,39 @@ from __future__ import annotations
 import asyncio
 import atexit
 import functools
-import multiprocessing
 import os
 import queue
+import socket
+import subprocess
+import sys
 import threading
+import time
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
 
-# (verdict, detail, pred): see math_worker.py. The parent never imports math_worker (nor sympy).
-Reply = tuple[str, str, "str | None"]
+# Reply from a worker: (verdict, detail, pred, gold_ok), see math_worker.py. The parent never imports
+# math_worker (nor sympy).
+Reply = tuple[str, str, "str | None", bool]
+GOLD_OK = "gold_ok"  # interim message: the gold parsed and self-verified; what follows is the candidate's
 
-_PRELOAD = ["math_verify", "g2rl_verl.rewards.math_worker"]
 _JOIN_TIMEOUT_S = 5.0
-
-
-def _worker_main(conn: Connection) -> None:
-    from .math_worker import serve  # imported in the child only: keeps sympy out of the parent
-
-    serve(conn)
+# Importable location of this package, for workers started from any working directory.
+_PACKAGE_ROOT = str(Path(__file__).resolve().parents[2])
+# `-c` puts the caller's working directory first on sys.path; replace it with this package's root so
+# nothing in that directory can shadow math_verify or sympy.
+_WORKER_BOOT = (
+    "import sys; sys.path[0] = sys.argv[2]; "
+    "from g2rl_verl.rewards.math_worker import main; main(int(sys.argv[1]))"
+)
 
 
 @dataclass
 class _Worker:
-    process: multiprocessing.process.BaseProcess
+    process: subprocess.Popen
     conn: Connection
 
 
@@ -50,28 +69,26 @@ class MathVerifyPool:
         if size <= 0:
             raise ValueError(f"math pool size must be positive, got {size}")
         self.size = size
-        self._ctx = multiprocessing.get_context("forkserver")
-        # Only effective if the forkserver is not running yet; workers import math_verify themselves anyway.
-        self._ctx.set_forkserver_preload(_PRELOAD)
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._closed = False
         self.n_replaced = 0  # observability: hung or crashed workers replaced so far
-        self._executor = ThreadPoolExecutor(
-            max_workers=max(16, 4 * size), thread_name_prefix="g2rl-math-wait"
-        )
+        self._executor = ThreadPoolExecutor(max_workers=max(16, 4 * size), thread_name_prefix="g2rl-math-wait")
         for _ in range(size):
             self._idle.put(self._start_worker())
 
     def _start_worker(self) -> _Worker:
-        parent_conn, child_conn = self._ctx.Pipe(duplex=True)
-        process = self._ctx.Process(
-            target=_worker_main, args=(child_conn,), daemon=True, name="g2rl-math-verify"
+        parent_sock, child_sock = socket.socketpair()
+        child_fd = child_sock.fileno()
+        process = subprocess.Popen(
+            [sys.executable, "-c", _WORKER_BOOT, str(child_fd), _PACKAGE_ROOT],
+            pass_fds=(child_fd,),
+            stdin=subprocess.DEVNULL,
+            close_fds=True,
         )
-        process.start()
-        child_conn.close()
-        worker = _Worker(process, parent_conn)
+        child_sock.close()
+        worker = _Worker(process, Connection(parent_sock.detach()))
         with self._lock:
             self._workers.append(worker)
         return worker
@@ -83,13 +100,13 @@ class MathVerifyPool:
             self.n_replaced += 1
         try:
             worker.process.kill()
-            worker.process.join(_JOIN_TIMEOUT_S)
+            worker.process.wait(_JOIN_TIMEOUT_S)
         finally:
             worker.conn.close()
 
     def worker_pids(self) -> list[int]:
         with self._lock:
-            return [w.process.pid for w in self._workers if w.process.pid is not None]
+            return [w.process.pid for w in self._workers]
 
     def run(self, task: str, args: tuple, deadline_s: float) -> Reply:
         """Run one task; blocks the calling thread. Never raises for worker hangs or crashes."""
@@ -97,24 +114,37 @@ class MathVerifyPool:
             if self._closed:
                 raise RuntimeError("MathVerifyPool is closed")
             worker = self._idle.get()
+            gold_ok = False
             try:
                 worker.conn.send((task, args))
-                if not worker.conn.poll(deadline_s):
-                    self._discard(worker)
-                    self._idle.put(self._start_worker())
-                    return ("timeout", "watchdog_timeout", None)
-                reply = worker.conn.recv()
+                end = time.monotonic() + deadline_s
+                while True:
+                    if not worker.conn.poll(max(0.0, end - time.monotonic())):
+                        self._replace(worker)
+                        return ("timeout", "watchdog_timeout", None, gold_ok)
+                    message = worker.conn.recv()
+                    if message != GOLD_OK:
+                        break
+                    gold_ok = True
             except (EOFError, OSError):
-                self._discard(worker)
-                self._idle.put(self._start_worker())
+                self._replace(worker)
                 continue
             self._idle.put(worker)
-            return reply
-        return ("error", "worker_crash", None)
+            verdict, detail, pred, reply_gold_ok = message
+            return (verdict, detail, pred, reply_gold_ok or gold_ok)
+        return ("error", "worker_crash", None, False)
+
+    def _replace(self, worker: _Worker) -> None:
+        self._discard(worker)
+        if not self._closed:
+            self._idle.put(self._start_worker())
 
     async def run_async(self, task: str, args: tuple, deadline_s: float) -> Reply:
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(self._executor, functools.partial(self.run, task, args, deadline_s))
+        return await self.in_thread(functools.partial(self.run, task, args, deadline_s))
+
+    async def in_thread(self, fn: Callable[[], Any]) -> Any:
+        """Run a blocking `fn` (which may call `run`) in this pool's waiting threads, off the event loop."""
+        return await asyncio.get_running_loop().run_in_executor(self._executor, fn)
 
     def close(self) -> None:
         self._closed = True
@@ -127,10 +157,11 @@ class MathVerifyPool:
             except OSError:
                 pass
         for worker in workers:
-            worker.process.join(1.0)
-            if worker.process.is_alive():
+            try:
+                worker.process.wait(1.0)
+            except subprocess.TimeoutExpired:
                 worker.process.kill()
-                worker.process.join(_JOIN_TIMEOUT_S)
+                worker.process.wait(_JOIN_TIMEOUT_S)
             worker.conn.close()
         self._executor.shutdown(wait=False, cancel_futures=True)
 
@@ -142,7 +173,7 @@ _POOLS_LOCK = threading.Lock()
 
 
 def get_math_pool(size: int) -> MathVerifyPool:
-    key = (os.getpid(), size)  # a forked child must not reuse its parent's pipes
+    key = (os.getpid(), size)  # a forked child must not reuse its parent's sockets
     pool = _POOLS.get(key)
     if pool is None:
         with _POOLS_LOCK:

@@ -1,15 +1,30 @@
-"""Math verifier (rewards.md §3): think handling -> extraction -> string / integer / math-verify comparison.
+"""Math verifier (docs/rewards.md, "Math reward"): gold check -> think handling -> extraction ->
+string / integer / math-verify comparison.
 
-Cheap steps run in the caller: think cut, strict extraction, whitespace-free string equality and the
-integer fast path (AIME-style golds never reach math-verify). Only the symbolic comparison goes to the
-persistent worker pool (math_pool.py), under int signal timeouts inside the worker and a hard deadline
-enforced by the parent.
+Cheap steps run in the caller: the structural gold check (`math_gold.structural_defect`), the think cut,
+strict extraction, whitespace-free string equality and the integer fast path (AIME-style golds never reach
+math-verify). They are linear in the text and run in the pool's waiting threads, never on the event loop.
+Only math-verify work goes to the worker processes (math_pool.py), under int signal timeouts inside the
+worker and a hard deadline enforced by the parent.
+
+Who caused a failure (docs/rewards.md, "Infrastructure failures: who caused it"):
+- a gold that is truncated, unbalanced, or that math-verify cannot parse in any form: `error/bad_gold`,
+  `valid = 0` (the dataset's fault; data_prep rejects such rows with the same `math_gold` rule);
+- a math-verify timeout or an expired deadline after the worker reported the gold good: the candidate's
+  answer caused it, `timeout` scored wrong with `valid = 1`;
+- an expired deadline before the gold was known good, or a worker that crashed twice: `valid = 0`.
+A fast-path verdict needs a usable gold too: an integer gold is usable by construction; any other gold is
+trusted on the fast path only once a worker has parsed it (`_GOLD_STATUS`).
 """
 
 from __future__ import annotations
 
-from .math_extract import extract_strict, integers_equal, is_integer_string, normalize_gold, remove_whitespace
-from .math_pool import get_math_pool
+import collections
+import threading
+
+from .math_extract import extract_strict, integers_equal, is_integer_string, normalize_golds, remove_whitespace
+from .math_gold import is_integer_gold, structural_defect
+from .math_pool import Reply, get_math_pool
 from .registry import VerifyRequest, register_verifier
 from .result import Kind, VerifyResult
 from .think import answer_region
@@ -31,53 +46,98 @@ MATH_DATA_SOURCES = (
 MATH_PREFIXES = ("math_longcot_math_verify", "aime", "numina_")
 
 
-def _result_from_reply(reply: tuple, pred: str | None) -> VerifyResult:
-    verdict, detail, worker_pred = reply
+class _GoldStatus:
+    """Golds a worker has already judged usable, so the fast path can trust them (bounded LRU)."""
+
+    def __init__(self, size: int = 65536) -> None:
+        self._usable: collections.OrderedDict[tuple[str, ...], None] = collections.OrderedDict()
+        self._size = size
+        self._lock = threading.Lock()
+
+    def usable(self, golds: tuple[str, ...]) -> bool:
+        if all(is_integer_gold(g) for g in golds):
+            return True
+        with self._lock:
+            return golds in self._usable
+
+    def mark_usable(self, golds: tuple[str, ...]) -> None:
+        with self._lock:
+            self._usable[golds] = None
+            self._usable.move_to_end(golds)
+            if len(self._usable) > self._size:
+                self._usable.popitem(last=False)
+
+
+_GOLD_STATUS = _GoldStatus()
+
+
+def _result_from_reply(reply: Reply, pred: str | None) -> VerifyResult:
+    verdict, detail, worker_pred, gold_ok = reply
     kind = Kind(verdict)
     return VerifyResult(
         kind=kind,
         detail=detail,
         score01=1.0 if kind is Kind.CORRECT else 0.0,
         pred=worker_pred if worker_pred is not None else pred,
+        # A timeout after the gold was known good is the candidate's (scored wrong, valid).
+        valid=True if kind is Kind.TIMEOUT and gold_ok else None,
     )
 
 
-def _prepare(request: VerifyRequest) -> VerifyResult | tuple[str, tuple]:
-    """Either a final result (decided without math-verify) or the pool task to run."""
+def _golds(request: VerifyRequest) -> tuple[str, ...] | VerifyResult:
     try:
-        gold = normalize_gold(request.ground_truth)
+        golds = normalize_golds(request.ground_truth)
     except TypeError as exc:
-        return VerifyResult(Kind.ERROR, detail=f"bad_ground_truth: {exc}")
-    if not gold:
-        return VerifyResult(Kind.ERROR, detail="bad_ground_truth: empty gold")
+        return VerifyResult(Kind.ERROR, detail=f"bad_gold: {exc}")
+    defects = [structural_defect(g) for g in golds]
+    usable = tuple(g for g, d in zip(golds, defects) if d is None)
+    if not usable:
+        return VerifyResult(Kind.ERROR, detail=f"bad_gold: {defects[0]} ({golds[0][:60]!r})")
+    return usable
+
+
+def _prepare(request: VerifyRequest) -> VerifyResult | tuple[str, tuple]:
+    """Either a final result (decided without math-verify) or the pool task to run. Linear in the text."""
+    golds = _golds(request)
+    if isinstance(golds, VerifyResult):
+        return golds
     region = answer_region(request.solution_str, request.think_mode)
     if region.text is None:
         return VerifyResult(Kind.FORMAT_ERROR, detail=region.format_error)
     cfg = request.config
     timeouts = (cfg.math_parse_timeout_s, cfg.math_verify_timeout_s)
     if cfg.extraction == "mathverify":
-        return ("mathverify", (gold, region.text, *timeouts))
+        return ("mathverify", (golds, region.text, *timeouts))
 
     extraction = extract_strict(region.text)
     pred = extraction.answer
     if pred is None:
         return VerifyResult(Kind.NO_ANSWER, detail=extraction.detail)
-    if remove_whitespace(pred) == remove_whitespace(gold):
-        return VerifyResult(Kind.CORRECT, detail="string_equal", score01=1.0, pred=pred)
-    if is_integer_string(pred) and is_integer_string(gold):
-        same = integers_equal(pred, gold)
-        return VerifyResult(Kind.CORRECT if same else Kind.WRONG, "integer", 1.0 if same else 0.0, pred)
-    return ("extracted", (gold, pred, *timeouts))
+    if _GOLD_STATUS.usable(golds):
+        flat = remove_whitespace(pred)
+        if any(remove_whitespace(g) == flat for g in golds):
+            return VerifyResult(Kind.CORRECT, detail="string_equal", score01=1.0, pred=pred)
+        if is_integer_string(pred) and all(is_integer_string(g) for g in golds):
+            same = any(integers_equal(pred, g) for g in golds)
+            return VerifyResult(Kind.CORRECT if same else Kind.WRONG, "integer", 1.0 if same else 0.0, pred)
+    return ("extracted", (golds, pred, *timeouts))
+
+
+def _verify_blocking(request: VerifyRequest) -> VerifyResult:
+    prepared = _prepare(request)
+    if isinstance(prepared, VerifyResult):
+        return prepared
+    task, args = prepared
+    pool = get_math_pool(request.config.math_pool_size)
+    reply = pool.run(task, args, request.config.math_deadline_s)
+    if reply[3]:
+        _GOLD_STATUS.mark_usable(args[0])
+    return _result_from_reply(reply, args[1] if task == "extracted" else None)
 
 
 @register_verifier("math", data_sources=MATH_DATA_SOURCES, prefixes=MATH_PREFIXES)
 async def verify_math(request: VerifyRequest) -> VerifyResult:
-    prepared = _prepare(request)
-    if isinstance(prepared, VerifyResult):
-        result = prepared
-    else:
-        task, args = prepared
-        pool = get_math_pool(request.config.math_pool_size)
-        reply = await pool.run_async(task, args, request.config.math_deadline_s)
-        result = _result_from_reply(reply, args[1] if task == "extracted" else None)
-    return result
+    # Extraction and the pool wait both run in the pool's waiting threads: nothing text-dependent runs
+    # on the caller's event loop.
+    pool = get_math_pool(request.config.math_pool_size)
+    return await pool.in_thread(lambda: _verify_blocking(request))

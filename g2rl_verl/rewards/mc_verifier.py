@@ -1,15 +1,19 @@
-"""Multiple-choice verifier for GPQA / MMLU-Pro (rewards.md §5, data-eval.md §9).
+"""Multiple-choice verifier for GPQA / MMLU-Pro (docs/rewards.md, "Multiple choice").
 
 Extraction after the last `</think>`: the last `\\boxed{...}` whose content is a single allowed letter
 (after removing `\\text{}`-style wrappers, parentheses and spaces); else the last "Answer: X" /
 "answer is (X)" / "answer is X"; else no answer. There is no random guess.
+
+Linear time on any text: boxes come from one scan (`math_extract.box_spans`), only boxes short enough to
+hold a wrapped letter are inspected, and the anchor pattern uses possessive quantifiers (adjacent `\\s*`
+groups would otherwise backtrack polynomially on long runs of spaces).
 """
 
 from __future__ import annotations
 
 import re
 
-from .math_extract import BOX_OPEN, closing_brace
+from .math_extract import box_spans
 from .registry import VerifyRequest, register_verifier
 from .result import Kind, VerifyResult
 from .think import answer_region
@@ -19,8 +23,10 @@ _LETTERS_BY_PREFIX = {"gpqa": "ABCD", "mmlu_pro": "ABCDEFGHIJ"}
 _DEFAULT_LETTERS = "ABCDEFGHIJ"
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}")
 _ANCHOR = re.compile(
-    r"(?:answer\s*:|answer\s+is)\s*\**\s*\$?\s*\(?\s*([A-Za-z])\s*\)?(?![A-Za-z])", re.IGNORECASE
+    r"answer(?:\s*+:|\s++is)[\s*$(]*+([A-Za-z])(?![A-Za-z])", re.IGNORECASE
 )
+# `\\textbf{ (B) }` and the like fit easily; longer box contents cannot be a single wrapped letter.
+_MAX_LETTER_BOX_CHARS = 64
 
 
 def allowed_letters(data_source: str) -> str:
@@ -37,17 +43,17 @@ def _box_letter(content: str, letters: str) -> str | None:
 
 
 def extract_letter(answer_text: str, letters: str) -> str | None:
-    boxed: list[str] = []
-    for match in BOX_OPEN.finditer(answer_text):
-        close = closing_brace(answer_text, match.end() - 1)
-        if close >= 0:
-            letter = _box_letter(answer_text[match.end() : close], letters)
+    complete, _ = box_spans(answer_text)
+    for span in sorted(complete, key=lambda b: b.start, reverse=True):  # the last box first
+        if span.content_end - span.content_start <= _MAX_LETTER_BOX_CHARS:
+            letter = _box_letter(answer_text[span.content_start : span.content_end], letters)
             if letter is not None:
-                boxed.append(letter)
-    if boxed:
-        return boxed[-1]
-    found = [m.group(1) for m in _ANCHOR.finditer(answer_text) if m.group(1) in letters]
-    return found[-1] if found else None
+                return letter
+    found = None
+    for match in _ANCHOR.finditer(answer_text):
+        if match.group(1) in letters:
+            found = match.group(1)
+    return found
 
 
 @register_verifier("mc", data_sources=MC_DATA_SOURCES, prefixes=("gpqa_", "mmlu_pro_"))

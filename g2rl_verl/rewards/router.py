@@ -1,4 +1,5 @@
-"""Reward entry points: data_source routing + profile scoring + the flat dict verl logs (rewards.md §6-7).
+"""Reward entry points: data_source routing + profile scoring + the flat dict verl logs (docs/rewards.md,
+"Routing" and "verl adapter").
 
 verl 0.9.1 wiring (verified against `verl/trainer/ppo/reward.py::get_custom_reward_fn` and
 `verl/utils/import_utils.py::load_module`): `path` accepts `pkg://dotted.module` (imported with
@@ -22,6 +23,14 @@ n_passed, latency_s, pred. verl stacks each key into a numpy array (`agent_loop.
 and its validation metrics skip string-valued keys (`metric_utils.process_validation_metrics`), so the
 string `kind` is logged in dumps without breaking aggregation, exactly like `pred` (which maj@N reads);
 `kind_id` is the numeric twin for metrics. `pred` is "" when nothing was extracted.
+
+`valid` is 0 exactly for infrastructure failures (a crashed or unavailable pool or sandbox, a bad gold, a
+bad test spec): failures the candidate cannot cause. A timeout the candidate's answer caused is
+`kind=timeout` with `valid=1` and the profile's wrong score, so a policy cannot escape its penalty by
+writing answers that time out (docs/rewards.md, "Infrastructure failures: who caused it").
+
+`extra_info` may be a dict, None, or what a parquet round trip makes of a dict (a 0-d numpy object array
+holding it); anything else is scored `error/bad_extra_info` with the type in the detail.
 """
 
 from __future__ import annotations
@@ -33,13 +42,16 @@ import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from collections.abc import Mapping
 from typing import Any
+
+from g2rl_verl import node_marker
 
 from . import code_verifier, math_verifier, mc_verifier  # noqa: F401 - register the built-in verifiers
 from .config import RewardConfig
 from .infra import INFRA_MONITOR
 from .profiles import profile_score
-from .registry import VerifyRequest, resolve
+from .registry import VerifyRequest, known_routes, resolve
 from .result import Kind, VerifyResult
 
 logger = logging.getLogger(__name__)
@@ -82,13 +94,32 @@ class ScoredSample:
         }
 
 
-def _request(data_source, solution_str, ground_truth, extra_info, kwargs) -> VerifyRequest:
+def coerce_extra_info(extra_info: Any) -> dict | str:
+    """extra_info as a dict, or the reason it cannot be one."""
+    if hasattr(extra_info, "ndim") and getattr(extra_info, "ndim", None) == 0 and hasattr(extra_info, "item"):
+        extra_info = extra_info.item()  # a dict inside a 0-d numpy object array (parquet round trip)
+    if extra_info is None:
+        return {}
+    if isinstance(extra_info, Mapping):
+        return dict(extra_info)
+    return (
+        f"extra_info must be a dict (or None), got {type(extra_info).__name__}; "
+        "store it as a struct/dict column in the parquet"
+    )
+
+
+def _request(data_source, solution_str, ground_truth, extra_info, kwargs) -> tuple[VerifyRequest, VerifyResult | None]:
+    """The request, and the error result when it cannot be scored at all (bad extra_info)."""
     cfg = RewardConfig.from_kwargs(kwargs)
     if not isinstance(data_source, str):
         raise TypeError(f"data_source must be a str, got {type(data_source).__name__}")
     if not isinstance(solution_str, str):
         raise TypeError(f"solution_str must be a str, got {type(solution_str).__name__}")
-    return VerifyRequest(data_source, solution_str, ground_truth, dict(extra_info or {}), cfg)
+    extra = coerce_extra_info(extra_info)
+    if isinstance(extra, str):
+        bad = VerifyResult(Kind.ERROR, detail=f"bad_extra_info: {extra}")
+        return VerifyRequest(data_source, solution_str, ground_truth, {}, cfg), bad
+    return VerifyRequest(data_source, solution_str, ground_truth, extra, cfg), None
 
 
 def _internal_error(request: VerifyRequest, exc: BaseException) -> VerifyResult:
@@ -108,10 +139,12 @@ async def verify_async(
     """Structured async scoring. Raises only for configuration errors (bad kwargs, unknown data_source)
     and when the infrastructure-failure rate is exceeded (infra.py)."""
     start = time.perf_counter()
-    request = _request(data_source, solution_str, ground_truth, extra_info, kwargs)
+    request, result = _request(data_source, solution_str, ground_truth, extra_info, kwargs)
     verifier = resolve(data_source)
     try:
-        if verifier.is_async:
+        if result is not None:
+            pass
+        elif verifier.is_async:
             result = await verifier.fn(request)
         else:
             result = await asyncio.get_running_loop().run_in_executor(_SYNC_VERIFIERS, verifier.fn, request)
@@ -125,10 +158,12 @@ def verify(
 ) -> ScoredSample:
     """Blocking twin of `verify_async`, safe from any thread (including one running an event loop)."""
     start = time.perf_counter()
-    request = _request(data_source, solution_str, ground_truth, extra_info, kwargs)
+    request, result = _request(data_source, solution_str, ground_truth, extra_info, kwargs)
     verifier = resolve(data_source)
     try:
-        if verifier.is_async:
+        if result is not None:
+            pass
+        elif verifier.is_async:
             result = _background_loop().run(verifier.fn(request))
         else:
             result = verifier.fn(request)
@@ -178,3 +213,12 @@ def _background_loop() -> _BackgroundLoop:
         if pid not in _BACKGROUND:
             _BACKGROUND[pid] = _BackgroundLoop()
         return _BACKGROUND[pid]
+
+
+def _verifier_names() -> str:
+    exact, prefixes = known_routes()
+    return ",".join(sorted(set(exact.values()) | set(prefixes.values())))
+
+
+# One line per Ray worker naming its node (docs/cluster.md): shows the router loaded on every node.
+node_marker.announce(f"reward router loaded, verifiers {_verifier_names()}")

@@ -1,13 +1,13 @@
 """The math verdict table (>= 200 cases). Each row: response, gold, expected kind, note, and optionally
-a data_source / reward kwargs. Expectations are hand-derived from the spec (rewards.md §3); rows marked
-PIN document math-verify 0.9.0 behaviour that the spec lists as a pitfall (§3.4), so an upgrade that
+a data_source / reward kwargs. Expectations are hand-derived from docs/rewards.md ("Math reward"); rows
+marked PIN document math-verify 0.9.0 behaviour listed there as a known pitfall, so an upgrade that
 changes it fails loudly."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-C, W, N, F, T = "correct", "wrong", "no_answer", "format_error", "timeout"
+C, W, N, F, T, E = "correct", "wrong", "no_answer", "format_error", "timeout", "error"
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,7 @@ add(
     "MV#14 false positive needs $..$; inside \\boxed{} \\mathrm{e} parses",
 )
 add(box("4\\sqrt(2)"), "4", W, "MV#41 false positive needs $..$; not on the \\boxed{} path")
-add(box("4"), "4\\sqrt(2)", W, "MV#41 reversed, boxed")
+add(box("4"), "4\\sqrt(2)", E, "MV#41 reversed: a malformed gold is a bad gold (error), never 4")
 add(box("x=5"), "5", C, "equation ending in the gold number")
 add(box("5"), "x=5", C, "PIN: gold assignment x=5 accepts 5")
 add(box("k = -\\frac{33}{2}"), "k = \\frac{-33}{2}", C, "equation vs equation")
@@ -384,7 +384,8 @@ add(
     "PIN mathverify: MV#41 false positive, malformed 4\\sqrt(2) accepted",
     kwargs=MV,
 )
-# --- inputs known to hang math-verify (must return within the deadline) ---------------------------
+# --- inputs known to hang math-verify (must return within the deadline). The golds are fine, so the
+# timeout is the candidate's: kind=timeout, scored wrong, valid=1 (checked in test_math_table) ----------
 TOWER = "\\dfrac{5^{(5^{(5^{(5^5)})} - 4)} - 5}{16}"
 add(box(TOWER), "3", T, "power tower: verify times out (MV#65), never stringified")
 add(box(TOWER), TOWER, C, "power tower identical: string equality, math-verify not called")

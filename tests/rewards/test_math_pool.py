@@ -64,11 +64,11 @@ def test_watchdog_kills_and_replaces_a_hung_worker():
         [pid] = pool.worker_pids()
         os.kill(pid, signal.SIGSTOP)  # the worker now never answers
         start = time.perf_counter()
-        assert pool.run("extracted", ("1/2", "0.5", 1, 1), 2.0) == ("timeout", "watchdog_timeout", None)
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 2.0) == ("timeout", "watchdog_timeout", None, False)
         assert 2.0 <= time.perf_counter() - start < 6.0  # deadline + kill + start (loaded CI box)
         [new_pid] = pool.worker_pids()
         assert new_pid != pid and pool.n_replaced == 1
-        assert pool.run("extracted", ("1/2", "0.5", 1, 1), 10.0)[0] == "correct"  # the next call succeeds
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0)[0] == "correct"  # the next call succeeds
     finally:
         pool.close()
 
@@ -78,7 +78,7 @@ def test_crashed_worker_is_replaced_and_the_task_retried_once(monkeypatch):
     try:
         [pid] = pool.worker_pids()
         os.kill(pid, signal.SIGKILL)
-        assert pool.run("extracted", ("1/2", "0.5", 1, 1), 10.0)[0] == "correct"  # retried on a new worker
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0)[0] == "correct"  # retried on a new worker
         assert pool.n_replaced == 1
 
         start_worker = pool._start_worker
@@ -86,13 +86,13 @@ def test_crashed_worker_is_replaced_and_the_task_retried_once(monkeypatch):
         def start_dead_worker():
             worker = start_worker()
             worker.process.kill()
-            worker.process.join()
+            worker.process.wait()
             return worker
 
         monkeypatch.setattr(pool, "_start_worker", start_dead_worker)
         os.kill(pool.worker_pids()[0], signal.SIGKILL)
         # First attempt hits the killed worker, the retry hits a replacement that is dead too.
-        assert pool.run("extracted", ("1/2", "0.5", 1, 1), 10.0) == ("error", "worker_crash", None)
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0) == ("error", "worker_crash", None, False)
     finally:
         pool.close()
 
@@ -124,7 +124,7 @@ def test_power_tower_returns_within_the_deadline(math_pool, response):
 
 def test_worker_refuses_float_timeouts():
     with pytest.raises(TypeError, match="positive int"):
-        verify_extracted("1/2", "0.5", 0.5, 1)
+        verify_extracted(("1/2",), "0.5", 0.5, 1)
 
 
 def test_why_float_timeouts_are_refused():
@@ -139,5 +139,5 @@ def test_why_float_timeouts_are_refused():
 )
 def test_integer_fast_path_agrees_with_math_verify(math_pool, gold, pred):
     fast_path = int(gold) == int(pred)  # what the router decides without math-verify
-    verdict, _, _ = math_pool.run("extracted", (gold, pred, 4, 4), 15.0)
+    verdict, *_ = math_pool.run("extracted", ((gold,), pred, 4, 4), 15.0)
     assert verdict == ("correct" if fast_path else "wrong")

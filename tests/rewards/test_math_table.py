@@ -19,11 +19,11 @@ sys.modules[_spec.name] = math_cases  # dataclasses need the module registered
 _spec.loader.exec_module(math_cases)
 CASES = math_cases.CASES
 
-# Hand-written from rewards.md §2.1 (not computed by the code under test).
+# Hand-written from the profile table of docs/rewards.md (not computed by the code under test).
 SCORE = {
-    "g2rl": {"correct": 1.0, "wrong": -1.0, "no_answer": -1.0, "format_error": -1.0, "timeout": -1.0},
-    "binary": {"correct": 1.0, "wrong": 0.0, "no_answer": 0.0, "format_error": 0.0, "timeout": 0.0},
-    "klear": {"correct": 1.0, "wrong": -1.0, "no_answer": -1.0, "timeout": -1.0},
+    "g2rl": {"correct": 1.0, "wrong": -1.0, "no_answer": -1.0, "format_error": -1.0, "timeout": -1.0, "error": -1.0},
+    "binary": {"correct": 1.0, "wrong": 0.0, "no_answer": 0.0, "format_error": 0.0, "timeout": 0.0, "error": 0.0},
+    "klear": {"correct": 1.0, "wrong": -1.0, "no_answer": -1.0, "timeout": -1.0, "error": -1.0},
 }
 KLEAR_FORMAT = {"missing_close_think": -0.5, "missing_open_think": -2.0}
 
@@ -66,4 +66,5 @@ def test_math_case(index, table_results, fast):
     else:
         assert out["score"] == SCORE[profile][case.kind]
     assert out["acc"] == (1.0 if case.kind == "correct" else 0.0)
-    assert out["valid"] == (0.0 if case.kind == "timeout" else 1.0)
+    # Every table gold is usable, so a timeout is the candidate's (valid); only a bad gold is invalid.
+    assert out["valid"] == (0.0 if case.kind == "error" else 1.0)

@@ -1,4 +1,4 @@
-"""Profiles (rewards.md §2.1), routing (§6), config validation and the infra-failure policy (§2.2)."""
+"""Profiles, routing, config validation and the infra-failure policy (docs/rewards.md)."""
 
 from __future__ import annotations
 
@@ -172,7 +172,7 @@ def test_infra_monitor_raises_above_threshold_only_after_min_samples():
 
 def test_compute_score_raises_when_error_rate_exceeded():
     kwargs = {"max_infra_failure_rate": 0.05, "infra_failure_min_samples": 4}
-    for _ in range(3):  # an int gold that is a list -> error/bad_ground_truth
-        assert compute_score("MATH-TTT", r"\boxed{1}", ["1"], **kwargs)["kind"] == "error"
+    for _ in range(3):  # a truncated gold -> error/bad_gold
+        assert compute_score("MATH-TTT", r"\boxed{1}", r"\frac{1", **kwargs)["kind"] == "error"
     with pytest.raises(InfraFailureRateExceeded):
-        compute_score("MATH-TTT", r"\boxed{1}", ["1"], **kwargs)
+        compute_score("MATH-TTT", r"\boxed{1}", r"\frac{1", **kwargs)
