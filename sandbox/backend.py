@@ -1,4 +1,8 @@
-"""Backend interface, and the shared machinery of backends that run sandbox/runner.py as a subprocess."""
+"""Backend interface, and the shared machinery of backends that run sandbox/runner.py as a subprocess.
+
+To add a backend: subclass Backend (or SubprocessRunnerBackend when the runner is started by a command
+line) and add one line to sandbox/api.py's BACKENDS registry. docs/sandbox.md, "Adding a backend".
+"""
 
 from __future__ import annotations
 
@@ -15,8 +19,8 @@ from sandbox.types import Limits, ProgramResult, TestSpec
 RUNNER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
 RUNNER_STDERR_KEEP = 8192
 
-# sandbox.md §3.2: the whole environment of the sandbox (plus HOME, and PWD which bwrap always sets to
-# the working directory).
+# The whole environment of the sandbox (plus HOME, and PWD which bwrap always sets to the working
+# directory); docs/sandbox.md, "Environment".
 SANDBOX_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",
@@ -52,6 +56,12 @@ class Backend(abc.ABC):
     async def evaluate(self, program: str, spec: TestSpec, limits: Limits, compare: str) -> ProgramResult:
         ...
 
+    async def run_raw(self, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome:
+        """The runner's raw per-test records (complete stdout up to the output cap), before judging.
+        For callers that need more than TestRecord's head/tail, e.g. the SandboxFusion /run_code API.
+        Backends that do not run sandbox/runner.py (a remote service) cannot offer it."""
+        raise NotImplementedError(f"backend {self.name!r} does not expose raw runner records")
+
     async def aclose(self) -> None:  # pools and clients release their resources here
         return None
 
@@ -63,22 +73,29 @@ class SubprocessRunnerBackend(Backend):
     def _runner_command(self, limits: Limits, lease: Any) -> tuple[list[str], dict[str, Any]]:
         """argv and extra Popen keyword arguments for one sandbox."""
 
-    def _acquire(self) -> Any:  # per-sandbox resource (a uid, a private dir); released after the run
+    def _acquire(self, limits: Limits) -> Any:  # per-sandbox resources (uid, dir, cgroup); released after
         return None
 
     def _release(self, lease: Any) -> None:
         return None
 
+    def _observe(self, lease: Any, outcome: RunnerOutcome) -> None:
+        """Adds the parent's own evidence about the finished sandbox (e.g. cgroup OOM kills) to `outcome`."""
+        return None
+
     def _session_options(self, lease: Any, limits: Limits) -> dict[str, Any]:
-        """workdir, sys_path and nproc for the start frame."""
+        """Keyword arguments of drive_runner: workdir, sys_path, nproc, scratch_dirs, private_ipc."""
         raise NotImplementedError
 
     async def run_raw(self, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome:
-        """The runner's raw per-test records (complete stdout up to the output cap), before judging.
-        For callers that need more than TestRecord's head/tail, e.g. the SandboxFusion /run_code API."""
-        lease = self._acquire()
         try:
-            return await self._run(program, spec, limits, lease)
+            lease = self._acquire(limits)
+        except OSError as e:  # the parent's own failure (uid pool, cgroup): SE, never the candidate's
+            return RunnerOutcome([None] * spec.n_tests, error=f"cannot prepare the sandbox: {e}")
+        try:
+            outcome = await self._run(program, spec, limits, lease)
+            self._observe(lease, outcome)
+            return outcome
         finally:
             self._release(lease)
 

@@ -34,6 +34,8 @@ Two ways to get a non-root, per-sandbox user (RLIMIT_NPROC is ignored for uid 0 
 
 from __future__ import annotations
 
+import importlib.util
+import logging
 import os
 import random
 import shutil
@@ -44,13 +46,23 @@ from typing import Any, ClassVar
 
 from sandbox import seccomp
 from sandbox.backend import RUNNER_PATH, SANDBOX_ENV, SubprocessRunnerBackend, real_interpreter
+from sandbox.cgroups import Cgroup, CgroupManager
+from sandbox.session import RunnerOutcome
 from sandbox.types import IsolationUnavailable, Limits
+
+log = logging.getLogger(__name__)
 
 RUNNER_MOUNT = "/opt/g2rl-sandbox/runner.py"
 WORKDIR = "/tmp"
 # Extra import directories are mounted here, not at their host paths: a host path under /tmp (a venv in
 # a CI checkout, say) would be hidden by the sandbox's private /tmp.
 SITE_MOUNT_ROOT = "/opt/g2rl-sandbox/site"
+PACKAGES_MOUNT = "/opt/g2rl-sandbox/packages"  # the `packages` (numpy by default), each mounted read-only
+DEFAULT_PACKAGES = ("numpy",)
+SHM_DIR = "/dev/shm"  # writable (multiprocessing needs it), size-capped, emptied after every test
+RUNNER_HEADROOM_MB = 64  # memory cgroup room for bwrap and the runner on top of the candidate's limits
+EXTRA_PIDS = 4  # bwrap, the runner and slack on top of the candidate's process cap
+CGROUP_MODES = ("auto", "required", "off")
 USERNS_UID = 65534
 DEFAULT_UID_BASE = 1_900_000_000  # far above any distribution's uid ranges
 DEFAULT_UID_COUNT = 65536
@@ -77,10 +89,13 @@ def _seccomp_fd() -> int:
 class _Lease:
     """Per-sandbox resources: the uid (privileged mode) and the seccomp pipe."""
 
-    def __init__(self, uid_lease: UidLease | None, seccomp_fd: int | None):
-        self.uid_lease, self.seccomp_fd = uid_lease, seccomp_fd
+    def __init__(self, uid_lease: UidLease | None, seccomp_fd: int | None, cgroup: Cgroup | None = None):
+        self.uid_lease, self.seccomp_fd, self.cgroup = uid_lease, seccomp_fd, cgroup
 
     def release(self) -> None:
+        if self.cgroup is not None:
+            self.cgroup.remove()
+            self.cgroup = None
         if self.uid_lease is not None:
             self.uid_lease.release()
         if self.seccomp_fd is not None:
@@ -128,11 +143,17 @@ class LocalBackend(SubprocessRunnerBackend):
     name = "local"
 
     def __init__(self, *, python: str | None = None, site_packages: list[str] | tuple[str, ...] = (),
-                 bwrap: str | None = None, uid_base: int = DEFAULT_UID_BASE,
-                 uid_count: int = DEFAULT_UID_COUNT):
+                 packages: list[str] | tuple[str, ...] = DEFAULT_PACKAGES, bwrap: str | None = None,
+                 uid_base: int = DEFAULT_UID_BASE, uid_count: int = DEFAULT_UID_COUNT, cgroups: str = "auto"):
         """python: interpreter inside the sandbox (default: the real binary behind sys.executable).
-        site_packages: extra read-only import directories (e.g. a lean venv with numpy); none by default.
+        site_packages: extra read-only import directories (whole trees); none by default.
+        packages: top-level packages of the parent's environment mounted read-only, one by one, so that
+          they are importable without exposing the rest of the environment (numpy by default; a package
+          that is not installed is left out with a warning). Their compiled code must match `python`.
+        cgroups: "auto" (use them when the host lets us, else warn once), "required", or "off".
         """
+        if cgroups not in CGROUP_MODES:
+            raise ValueError(f"cgroups={cgroups!r} is not one of {CGROUP_MODES}")
         self.bwrap = bwrap or shutil.which("bwrap")
         if not self.bwrap:
             raise IsolationUnavailable(
@@ -142,8 +163,10 @@ class LocalBackend(SubprocessRunnerBackend):
         for p in self.site_packages:
             if not os.path.isdir(p):
                 raise ValueError(f"site_packages entry {p!r} is not a directory")
+        self.package_dirs = _package_dirs(packages)
         self.privileged = os.geteuid() == 0
         self.uid_base, self.uid_count = uid_base, uid_count
+        self.cgroups = _cgroup_manager(cgroups)
         self.prefix = self._interpreter_prefix()
         self._probe()
 
@@ -151,7 +174,8 @@ class LocalBackend(SubprocessRunnerBackend):
     def isolation(self) -> str:
         who = "uid-lease" if self.privileged else "userns"
         filt = "seccomp" if seccomp.supported() else "no-seccomp"
-        return f"L2:bwrap[pid,net,ipc,uts,mount,{who}]+rlimits+{filt}"
+        groups = f"cgroup-v{self.cgroups.version}" if self.cgroups is not None else "no-cgroup"
+        return f"L2:bwrap[pid,net,ipc,uts,mount,{who}]+rlimits+{filt}+{groups}"
 
     def _interpreter_prefix(self) -> str:
         out = subprocess.run([self.python, "-I", "-S", "-c", "import sys; print(sys.base_prefix)"],
@@ -198,9 +222,12 @@ class LocalBackend(SubprocessRunnerBackend):
             bind(self.python, self.python)
         for src, dest in self._site_mounts():
             bind(src, dest)
+        for src in self.package_dirs:
+            bind(src, f"{PACKAGES_MOUNT}/{os.path.basename(src)}")
         bind(RUNNER_PATH, RUNNER_MOUNT)
         args += ["--proc", "/proc", "--dev", "/dev",
                  "--perms", "1777", "--size", str(int(limits.tmpfs_mb) << 20), "--tmpfs", WORKDIR,
+                 "--perms", "1777", "--size", str(int(limits.memory_mb) << 20), "--tmpfs", SHM_DIR,
                  "--remount-ro", "/", "--remount-ro", "/dev", "--chdir", WORKDIR, "--clearenv"]
         for key, value in {**SANDBOX_ENV, "HOME": WORKDIR}.items():
             args += ["--setenv", key, value]
@@ -213,18 +240,37 @@ class LocalBackend(SubprocessRunnerBackend):
             uid = str(lease.uid_lease.uid)
             argv += ["--uid", uid, "--gid", uid]
         pass_fds = (lease.seccomp_fd,) if lease.seccomp_fd is not None else ()
-        return argv, {"env": {}, "start_new_session": True, "pass_fds": pass_fds}
+        kwargs: dict[str, Any] = {"env": {}, "start_new_session": True, "pass_fds": pass_fds}
+        if lease.cgroup is not None:
+            kwargs["preexec_fn"] = lease.cgroup.join_self  # bwrap and all it starts are counted there
+        return argv, kwargs
 
-    def _acquire(self) -> Any:
+    def _acquire(self, limits: Limits) -> Any:
         uid_lease = UidLease(self.uid_base, self.uid_count) if self.privileged else None
-        return _Lease(uid_lease, _seccomp_fd() if seccomp.supported() else None)
+        lease = _Lease(uid_lease, _seccomp_fd() if seccomp.supported() else None)
+        if self.cgroups is not None:
+            try:
+                lease.cgroup = self.cgroups.create(
+                    f"sb-{os.getpid()}-{id(lease):x}-{random.getrandbits(32):08x}",
+                    memory_bytes=(int(limits.memory_mb) + int(limits.tmpfs_mb) + RUNNER_HEADROOM_MB) << 20,
+                    pids=int(limits.pids) + EXTRA_PIDS)
+            except OSError:
+                lease.release()
+                raise
+        return lease
 
     def _release(self, lease: Any) -> None:
         lease.release()
 
+    def _observe(self, lease: Any, outcome: RunnerOutcome) -> None:
+        if lease.cgroup is not None and lease.cgroup.oom_kills() > 0:
+            outcome.oom_killed = True
+
     def _session_options(self, lease: Any, limits: Limits) -> dict[str, Any]:
         # +1: the runner itself runs under the same (per-sandbox) uid and counts against RLIMIT_NPROC.
-        return {"workdir": WORKDIR, "sys_path": [dest for _, dest in self._site_mounts()], "nproc": int(limits.pids) + 1}
+        sys_path = [dest for _, dest in self._site_mounts()] + ([PACKAGES_MOUNT] if self.package_dirs else [])
+        return {"workdir": WORKDIR, "sys_path": sys_path, "nproc": int(limits.pids) + 1,
+                "scratch_dirs": [SHM_DIR], "private_ipc": True}
 
     def _site_mounts(self) -> list[tuple[str, str]]:
         """(host directory, mount point inside the sandbox) of each extra import directory."""
@@ -236,7 +282,7 @@ class LocalBackend(SubprocessRunnerBackend):
     _probe_lock = threading.Lock()
 
     def _probe(self) -> None:
-        key = (self.bwrap, self.python, tuple(self.site_packages), self.privileged)
+        key = (self.bwrap, self.python, tuple(self.site_packages), tuple(self.package_dirs), self.privileged)
         with self._probe_lock:
             if key not in self._probe_cache:
                 self._probe_cache[key] = self._run_probe()
@@ -259,3 +305,39 @@ class LocalBackend(SubprocessRunnerBackend):
         if out.returncode != 0 or not out.stdout.startswith("1 "):
             return f"`bwrap` failed (exit {out.returncode}): {out.stderr.strip()[-500:]}"
         return None
+
+
+_cgroup_warned = False
+
+
+def _cgroup_manager(mode: str) -> CgroupManager | None:
+    global _cgroup_warned
+    if mode == "off":
+        return None
+    manager = CgroupManager()
+    if manager.available:
+        return manager
+    if mode == "required":
+        raise IsolationUnavailable(f"cgroups required but unavailable: {manager.reason}")
+    if not _cgroup_warned:
+        _cgroup_warned = True
+        log.warning("sandbox: running without cgroups (%s); memory outside processes (shared memory, "
+                    "tmpfs) and process counts are bounded less tightly, see docs/sandbox.md",
+                    manager.reason)
+    return None
+
+
+def _package_dirs(packages: list[str] | tuple[str, ...]) -> list[str]:
+    """Host directories of the named top-level packages (plus a wheel's bundled `<name>.libs`)."""
+    dirs = []
+    for name in packages:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
+            log.warning("sandbox: package %r is not installed here; programs cannot import it", name)
+            continue
+        pkg = os.path.realpath(list(spec.submodule_search_locations)[0])
+        dirs.append(pkg)
+        libs = os.path.join(os.path.dirname(pkg), f"{name}.libs")
+        if os.path.isdir(libs):
+            dirs.append(os.path.realpath(libs))
+    return dirs

@@ -2,7 +2,9 @@
 
 Denied with EPERM: namespace creation and entry (unshare, setns, clone with CLONE_NEW* flags), mounts and
 the new mount API, ptrace, bpf, keyrings, perf events, userfaultfd, io_uring, kernel modules, kexec,
-swap, reboot, open_by_handle_at. clone3 returns ENOSYS (its flags live in memory that BPF cannot read;
+swap, reboot, open_by_handle_at. socket() and socketpair() accept only AF_UNIX (what CPython, including
+multiprocessing, needs); every other family (AF_INET, AF_INET6, AF_NETLINK, AF_PACKET, AF_VSOCK, which on a
+VM reaches the host's vsock port space, ...) fails with EAFNOSUPPORT. clone3 returns ENOSYS (its flags live in memory that BPF cannot read;
 glibc then falls back to clone). Syscalls of other ABIs (i386 via int 0x80, x32) are denied, so the
 filter cannot be bypassed by switching ABI. Everything else is allowed: this is a hardening layer on top
 of the namespaces, not the isolation boundary itself.
@@ -30,6 +32,9 @@ _DENY_X86_64 = {
 }
 _CLONE = 56
 _CLONE3 = 435
+_SOCKET = 41
+_SOCKETPAIR = 53
+AF_UNIX = 1
 # CLONE_NEWNS | NEWCGROUP | NEWUTS | NEWIPC | NEWUSER | NEWPID | NEWNET | NEWTIME
 _CLONE_NS_FLAGS = (
     0x00020000 | 0x02000000 | 0x04000000 | 0x08000000 | 0x10000000 | 0x20000000 | 0x40000000 | 0x00000080
@@ -67,6 +72,14 @@ def build_filter() -> bytes:
     ]
     for nr in sorted(_DENY_X86_64.values()):
         prog += [_insn(_JEQ_K, 0, 1, nr), _insn(_RET_K, 0, 0, deny)]
+    prog += [  # socket families: AF_UNIX only
+        _insn(_JEQ_K, 1, 0, _SOCKET),
+        _insn(_JEQ_K, 0, 4, _SOCKETPAIR),
+        _insn(_LD_W_ABS, 0, 0, 16),  # A = low 32 bits of args[0] (the family; the kernel reads an int)
+        _insn(_JEQ_K, 0, 1, AF_UNIX),
+        _insn(_RET_K, 0, 0, _RET_ALLOW),
+        _insn(_RET_K, 0, 0, _RET_ERRNO | errno.EAFNOSUPPORT),
+    ]
     prog += [
         _insn(_JEQ_K, 0, 3, _CLONE),
         _insn(_LD_W_ABS, 0, 0, 16),  # A = low 32 bits of args[0] (clone flags)

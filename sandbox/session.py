@@ -1,6 +1,6 @@
 """Parent side of the runner wire protocol (sandbox/runner.py) and the verdict judge.
 
-`drive_runner` speaks protocol v1 over any asyncio (reader, writer) pair connected to a runner's
+`drive_runner` speaks the runner's protocol (version in sandbox/runner.py) over any asyncio (reader, writer) pair connected to a runner's
 stdout/stdin, with a deadline on every answer; `judge` turns one raw runner record plus the expected
 output into a TestRecord. Backends (local bwrap, unsafe, docker) only differ in how they start the runner.
 """
@@ -11,9 +11,11 @@ import asyncio
 import json
 import signal
 import struct
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
+from sandbox import functional
 from sandbox import runner as runner_protocol
 from sandbox.compare import compare_call_value, compare_output
 from sandbox.types import Limits, TestRecord, TestSpec, Verdict
@@ -21,9 +23,10 @@ from sandbox.types import Limits, TestRecord, TestSpec, Verdict
 _HEADER = struct.Struct(">I")
 RECORD_TEXT_BYTES = 4096  # stdout head/tail and stderr tail kept in a TestRecord (full stdout is compared)
 STARTUP_TIMEOUT_S = 30.0  # bwrap + interpreter + warm imports, generous for loaded hosts
-ANSWER_SLACK_S = 2.0  # sandbox.md §2 invariant 5: result within the wall cap plus this slack
+ANSWER_SLACK_S = 2.0  # a result is due within the wall cap + cleanup budget + this slack (docs/sandbox.md)
 INPUT_BYTES_PER_S = 20e6  # budget for streaming large inputs into the sandbox
 STACK_BYTES = 64 << 20  # fixed, never tied to the memory limit (SandboxFusion#45/#70)
+CLEANUP_MIN_S = 2.0
 
 
 @dataclass
@@ -38,6 +41,10 @@ class RunnerOutcome:
     error: str | None = None  # infrastructure problem: tests without a result become SE
     runner_stderr: str = ""
     extra: dict[str, Any] = field(default_factory=dict)
+    prepared: Prepared | None = None
+    # Parent-side evidence that the sandbox's memory cgroup killed something (see docs/sandbox.md):
+    # tests killed by SIGKILL without another reason, or lost with the runner, are MLE, not RE/SE.
+    oom_killed: bool = False
 
 
 def runner_limits(limits: Limits, *, nproc: int | None) -> dict[str, Any]:
@@ -53,16 +60,76 @@ def runner_limits(limits: Limits, *, nproc: int | None) -> dict[str, Any]:
     }
 
 
+def output_cap(limits: Limits, expected: str | None) -> int:
+    """Per-test output cap: the configured cap, raised for a large expected output (a correct answer of
+    that size must fit: twice its size plus 64 KiB)."""
+    if expected is None:
+        return int(limits.output_bytes)
+    return max(int(limits.output_bytes), 2 * len(expected.encode("utf-8", "surrogatepass")) + (64 << 10))
+
+
+_NO_WARM = {"antigravity", "this", "idlelib", "tkinter", "turtle", "turtledemo", "pydoc", "webbrowser"}
+
+
+def warm_modules(program: str) -> list[str]:
+    """Top-level modules the program imports that the runner may import once before forking the tests
+    (stdlib and numpy only: read-only code, never the candidate's)."""
+    import ast
+
+    try:
+        tree = ast.parse(program)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return []
+    names = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            names.update(alias.name.split(".")[0] for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and not node.level:
+            names.add(node.module.split(".")[0])
+    allowed = set(sys.stdlib_module_names) | {"numpy"}
+    return sorted(n for n in names if n in allowed and not n.startswith("_") and n not in _NO_WARM)
+
+
+@dataclass
+class Prepared:
+    """What one program sends into the sandbox, and the parent-side plans of its functional tests."""
+
+    payloads: list[bytes]
+    output_caps: list[int]
+    helpers: dict[str, str]
+    plans: list[functional.Plan] | None
+
+
+def prepare(program: str, spec: TestSpec, limits: Limits) -> Prepared:
+    if spec.kind == "functional":
+        plans = [functional.plan_snippet(s) for s in spec.snippets or []]
+        helpers = functional.helpers_for(program, [p.snippet for p in plans])
+        payloads = [p.snippet.encode("utf-8", "surrogatepass") for p in plans]
+        return Prepared(payloads, [output_cap(limits, None)] * len(plans), helpers, plans)
+    payloads = [p.encode("utf-8", "surrogatepass") for p in spec.payloads()]
+    caps = [output_cap(limits, out) for out in (spec.outputs or [None] * len(payloads))]
+    return Prepared(payloads, caps, {}, None)
+
+
 def start_frame(program: str, spec: TestSpec, limits: Limits, *, workdir: str, sys_path: list[str],
-                nproc: int | None) -> bytes:
+                nproc: int | None, scratch_dirs: list[str] = (), private_ipc: bool = False,
+                helpers: dict[str, str] | None = None) -> bytes:
     data = program.encode("utf-8", "surrogatepass")
     header = {
         "op": "start", "version": runner_protocol.PROTOCOL_VERSION, "kind": spec.kind,
         "fn_name": spec.fn_name, "call_style": spec.call_style, "n_tests": spec.n_tests,
-        "workdir": workdir, "sys_path": list(sys_path), "limits": runner_limits(limits, nproc=nproc),
-        "data_len": len(data),
+        "workdir": workdir, "sys_path": list(sys_path), "scratch_dirs": list(scratch_dirs),
+        "private_ipc": bool(private_ipc), "cleanup_s": cleanup_budget(limits), "helpers": helpers or {},
+        "warm_modules": warm_modules(program) + (["inspect"] if spec.kind == "call" else []),
+        "limits": runner_limits(limits, nproc=nproc), "data_len": len(data),
     }
     return runner_protocol.encode_header(header) + data
+
+
+def cleanup_budget(limits: Limits) -> float:
+    """Seconds the runner may spend emptying the scratch dirs after a test (files cost the candidate CPU
+    to create, so this scales with the CPU limit)."""
+    return max(CLEANUP_MIN_S, float(limits.cpu_s))
 
 
 async def _read_frame(reader: asyncio.StreamReader) -> RawResult:
@@ -70,6 +137,8 @@ async def _read_frame(reader: asyncio.StreamReader) -> RawResult:
     if n > (1 << 20):
         raise ValueError(f"runner sent a {n}-byte header")
     header = json.loads(await reader.readexactly(n))
+    if not isinstance(header, dict):
+        raise ValueError("runner sent a header that is not a JSON object")
     blobs = {}
     for name, length in header.get("blobs", []):
         blobs[name] = await reader.readexactly(int(length))
@@ -79,20 +148,24 @@ async def _read_frame(reader: asyncio.StreamReader) -> RawResult:
 async def drive_runner(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, program: str, spec: TestSpec,
     limits: Limits, *, workdir: str, sys_path: list[str] = (), nproc: int | None = None,
+    scratch_dirs: list[str] = (), private_ipc: bool = False,
 ) -> RunnerOutcome:
     """Sends the program and the test payloads, collects one raw record per test.
 
     Never raises for runner misbehaviour: a dead, silent or confused runner ends the session with
-    `error` set and the missing results left as None (the caller kills the sandbox)."""
-    payloads = [p.encode("utf-8", "surrogatepass") for p in spec.payloads()]
-    results: list[RawResult | None] = [None] * len(payloads)
+    `error` set and the missing results left as None (the caller kills the sandbox). The outcome's
+    `prepared` carries the parent-side plans that `judge_outcome` needs for functional tests."""
+    prepared = prepare(program, spec, limits)
+    results: list[RawResult | None] = [None] * len(prepared.payloads)
 
     async def send_all() -> None:
-        writer.write(start_frame(program, spec, limits, workdir=workdir, sys_path=list(sys_path),
-                                 nproc=nproc))
+        writer.write(start_frame(program, spec, limits, workdir=workdir, sys_path=list(sys_path), nproc=nproc,
+                                 scratch_dirs=list(scratch_dirs), private_ipc=private_ipc,
+                                 helpers=prepared.helpers))
         await writer.drain()
-        for k, data in enumerate(payloads):
-            writer.write(runner_protocol.encode_header({"op": "test", "index": k, "data_len": len(data)}))
+        for k, data in enumerate(prepared.payloads):
+            writer.write(runner_protocol.encode_header(
+                {"op": "test", "index": k, "data_len": len(data), "output_bytes": prepared.output_caps[k]}))
             for i in range(0, len(data), 1 << 20):  # stream large inputs under back-pressure
                 writer.write(data[i:i + (1 << 20)])
                 await writer.drain()
@@ -104,12 +177,13 @@ async def drive_runner(
         try:
             ready = await asyncio.wait_for(_read_frame(reader), STARTUP_TIMEOUT_S + len(program) / 1e7)
         except asyncio.TimeoutError:
-            return RunnerOutcome(results, error=f"runner not ready within {STARTUP_TIMEOUT_S:.0f} s")
+            return RunnerOutcome(results, error=f"runner not ready within {STARTUP_TIMEOUT_S:.0f} s",
+                                 prepared=prepared)
         if ready.header.get("op") != "ready":
             message = ready.header.get("message", ready.header)
-            return RunnerOutcome(results, error=f"runner failed to start: {message}")
-        for k, data in enumerate(payloads):
-            budget = limits.wall_cap_s + ANSWER_SLACK_S + len(data) / INPUT_BYTES_PER_S
+            return RunnerOutcome(results, error=f"runner failed to start: {message}", prepared=prepared)
+        for k, data in enumerate(prepared.payloads):
+            budget = answer_budget(limits, len(data))
             try:
                 frame = await asyncio.wait_for(_read_frame(reader), budget)
             except asyncio.TimeoutError:
@@ -119,7 +193,7 @@ async def drive_runner(
                 error = f"runner protocol error at test {k}: {frame.header.get('message', frame.header)}"
                 break
             results[k] = frame
-    except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError) as e:
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError, RecursionError) as e:
         error = f"runner connection lost: {type(e).__name__}: {e}"
     finally:
         if not sender.done():
@@ -128,7 +202,13 @@ async def drive_runner(
             await sender
         except (asyncio.CancelledError, ConnectionError, OSError):
             pass
-    return RunnerOutcome(results, error=error)
+    return RunnerOutcome(results, error=error, prepared=prepared)
+
+
+def answer_budget(limits: Limits, input_bytes: int) -> float:
+    """How long the parent waits for one test's record: the wall cap, the runner's cleanup budget, slack,
+    and time to stream the input."""
+    return limits.wall_cap_s + cleanup_budget(limits) + ANSWER_SLACK_S + input_bytes / INPUT_BYTES_PER_S
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -147,7 +227,10 @@ def _is_memory_error(stderr_tail: str) -> bool:
     return exc_type.endswith("MemoryError")
 
 
-def judge(raw: RawResult, spec: TestSpec, index: int, limits: Limits, compare: str) -> TestRecord:
+def judge(raw: RawResult, spec: TestSpec, index: int, limits: Limits, compare: str,
+          plan: functional.Plan | None = None, oom_killed: bool = False) -> TestRecord:
+    """One runner record -> TestRecord. Only the runner's own fields (setup_error) can give SE; all
+    candidate-writable bytes (stdout, the result pipe) are parsed under bounds that cannot raise."""
     h, b = raw.header, raw.blobs
     stdout_head, stdout_tail = b.get("stdout_head", b""), b.get("stdout_tail", b"")
     stderr_all = b.get("stderr_head", b"") + b.get("stderr_tail", b"")
@@ -169,9 +252,12 @@ def judge(raw: RawResult, spec: TestSpec, index: int, limits: Limits, compare: s
         record.verdict, record.detail = v, detail
         return record
 
-    killed_by = h.get("killed_by")
+    if h.get("skipped"):
+        return verdict(Verdict.RE, "not run: an earlier test left files or IPC objects that the runner "
+                                   "could not remove within its cleanup budget")
     if h.get("setup_error"):
         return verdict(Verdict.SE, f"runner could not set up the test: {record.stderr_tail[-300:]}")
+    killed_by = h.get("killed_by")
     if record.cap_hit or killed_by == "output":
         return verdict(Verdict.OLE, "output")
     if killed_by == "cpu" or sig == signal.SIGXCPU or record.cpu_s > limits.cpu_s:
@@ -182,38 +268,67 @@ def judge(raw: RawResult, spec: TestSpec, index: int, limits: Limits, compare: s
         return verdict(Verdict.MLE, "tree RSS above the memory limit")
     if h.get("compile_error"):
         return verdict(Verdict.RE, "compile")
+    if sig == signal.SIGKILL and oom_killed:
+        return verdict(Verdict.MLE, "killed by the sandbox's memory cgroup")
     if sig is not None:
         return verdict(Verdict.RE, f"signal {sig}")
     if record.exit_status != 0:
         if _is_memory_error(record.stderr_tail):
             return verdict(Verdict.MLE, "MemoryError")
+        if spec.kind == "functional" and plan is not None:  # a failed assert is a wrong answer
+            ok, detail = functional.judge_records(b.get("result", b""), plan, require_all=False)
+            if not ok:
+                return verdict(Verdict.WA, detail)
         return verdict(Verdict.RE, f"exit {record.exit_status}")
     if spec.kind == "functional":
-        if h.get("completed"):
-            return verdict(Verdict.AC, "")
-        return verdict(Verdict.WA, "exited 0 without completing the snippet")
+        return verdict(*_judge_functional(h, b.get("result", b""), plan))
     expected = spec.outputs[index]
     if spec.kind == "call":
-        if not h.get("result_ok"):
-            return verdict(Verdict.WA, "exited 0 without a return value")
-        try:
-            value = json.loads(b.get("result", b""))
-        except ValueError:
-            return verdict(Verdict.WA, "return value is not JSON")
+        return verdict(*_judge_call(h, b.get("result", b""), expected, compare))
+    return verdict(*_judge_stdout(_text(full_stdout), expected, compare))
+
+
+def _judge_functional(h: dict, result: bytes, plan: functional.Plan | None) -> tuple[Verdict, str]:
+    if not h.get("completed"):
+        return Verdict.WA, "exited 0 without completing the snippet"
+    if plan is None:
+        return Verdict.SE, "no parent-side plan for a functional test"  # our bug, never the candidate's
+    ok, detail = functional.judge_records(result, plan)
+    return (Verdict.AC, "") if ok else (Verdict.WA, detail)
+
+
+def _judge_call(h: dict, result: bytes, expected: str, compare: str) -> tuple[Verdict, str]:
+    if not h.get("result_ok"):
+        return Verdict.WA, "exited 0 without a return value"
+    try:  # bounded: at most the output cap; nesting depth is capped by RecursionError, caught here
+        value = json.loads(result)
         ok = compare_call_value(value, expected, compare)
-        return verdict(Verdict.AC if ok else Verdict.WA, "" if ok else "mismatch")
-    ok = compare_output(_text(full_stdout), expected, compare)
-    return verdict(Verdict.AC if ok else Verdict.WA, "" if ok else "mismatch")
+    except (ValueError, RecursionError, MemoryError, ArithmeticError, TypeError):
+        return Verdict.WA, "return value is not comparable JSON"
+    return (Verdict.AC, "") if ok else (Verdict.WA, "mismatch")
+
+
+def _judge_stdout(stdout: str, expected: str, compare: str) -> tuple[Verdict, str]:
+    try:
+        ok = compare_output(stdout, expected, compare)
+    except (ValueError, RecursionError, MemoryError, ArithmeticError, TypeError):
+        return Verdict.WA, "output not comparable"  # e.g. sNaN under compare="lcb"
+    return (Verdict.AC, "") if ok else (Verdict.WA, "mismatch")
 
 
 def judge_outcome(outcome: RunnerOutcome, spec: TestSpec, limits: Limits, compare: str) -> list[TestRecord]:
+    plans = outcome.prepared.plans if outcome.prepared is not None else None
     records = []
     for k, raw in enumerate(outcome.results):
         if raw is None:
+            if outcome.oom_killed:
+                records.append(TestRecord(verdict=Verdict.MLE, detail="sandbox memory cgroup killed the run"))
+                continue
             detail = outcome.error or "no result"
             if outcome.runner_stderr:
                 detail += f" | runner stderr: {outcome.runner_stderr[-500:]}"
             records.append(TestRecord.system_error(detail))
         else:
-            records.append(judge(raw, spec, k, limits, compare))
+            records.append(judge(raw, spec, k, limits, compare, plans[k] if plans else None,
+                                 outcome.oom_killed))
     return records

@@ -28,7 +28,7 @@ class UnsafeBackend(SubprocessRunnerBackend):
     def isolation(self) -> str:
         return "L0:none"
 
-    def _acquire(self) -> Any:
+    def _acquire(self, limits: Limits) -> Any:
         return tempfile.mkdtemp(prefix="g2rl-sandbox-unsafe-")
 
     def _release(self, lease: Any) -> None:

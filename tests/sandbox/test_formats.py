@@ -127,7 +127,7 @@ def test_functional_snippets_pass_on_completion_only(local_backend, sb):
     program = "def add(a, b):\n    return a + b\n"
     spec = {"functional": ["assert add(1, 2) == 3", "assert add(1, 2) == 4", "raise SystemExit(0)"]}
     r = sb.run(local_backend, program, spec)
-    assert verdicts(r) == [AC, RE, WA]
+    assert verdicts(r) == [AC, WA, WA]  # a failed assert is a wrong answer (judged in the parent)
 
 
 def test_functional_prelude_has_leetcode_helpers(local_backend, sb):
