@@ -1,25 +1,36 @@
-"""Docker backend: a warm pool of hardened containers, one program at a time per container (spec §9).
+"""Docker backend: a warm pool of hardened containers, one program at a time per container.
 
-Why it looks like this
-- ``docker exec`` has no timeout and the Engine API cannot kill an exec (docker-py#2651,
-  moby#35703). So every program's limits are enforced INSIDE the container by the trusted runner
-  (sandbox/runner.py, the same one the local backend uses), and the parent only keeps a deadline on
-  every answer (sandbox/session.py). A runner that misses it, or any other anomaly, gets the whole
-  container destroyed (``remove(force=True)`` SIGKILLs every process in it) and the tests SE.
-- Container PID 1 is a tiny reaper ("keeper") instead of ``sleep``: ``kill(-1, SIGKILL)`` from any
-  exec then reaches every process of the container except PID 1, so each program starts with a
-  bootstrap that kills whatever a previous program left behind and wipes ``/tmp``. The runner is not
-  PID 1 here, so *within* one program it falls back to killing each test's session (a ``setsid``
-  escapee survives until the program ends, not longer); the pid cap and memory cgroup still hold.
-- The runner's source is streamed in on each exec (no bind mount, nothing to bake into the image), so
+Why it looks like this (threat model: docs/sandbox.md)
+- ``docker exec`` has no timeout and the Engine API cannot kill an exec (docker-py#2651, moby#35703). So
+  every program's limits are enforced INSIDE the container by the trusted runner (sandbox/runner.py, the
+  same one the local backend uses), and the parent keeps a deadline on every answer (sandbox/session.py).
+  A runner that misses it, or any other anomaly, gets the whole container destroyed
+  (``remove(force=True)`` SIGKILLs every process in it) and the tests SE.
+- Every program gets a fresh sandbox inside the warm container (sandbox/docker/program_init.py, run as
+  root by the exec): new PID, mount, IPC and UTS namespaces, a fresh /proc, empty size-capped tmpfs on
+  /tmp and /dev/shm, SysV limits, the seccomp filter of sandbox/seccomp.py, and the runner as PID 1 of
+  that PID namespace with the capabilities of ``RUNNER_CAPS`` only. Test processes run under a
+  fresh uid per program (``--child-uid``) and hold no capability, so the candidate can neither signal
+  (PID 1), nor prlimit, renice or ptrace (other uid, undumpable) the runner: SE comes only from the
+  runner's channel or the parent. When the runner exits, the kernel kills every process of its namespace
+  and frees its mounts, segments and files: nothing of one program reaches the next (hostile-then-correct
+  test in tests/sandbox/test_docker_isolation.py).
+- Memory: the container's memory cgroup (``mem_limit`` = ``memswap_limit``) counts shmem, tmpfs and memfd
+  pages too. The candidate's address space is RLIMIT_AS = ``memory_mb`` and what it can hold outside any
+  process (tmpfs /tmp, /dev/shm, SysV segments) is capped to at most ``memory_mb`` in total, so the
+  ``RUNNER_HEADROOM_MB`` above it stays for the runner. pids: ``pids_limit``.
+- Container PID 1 is a tiny reaper ("keeper") running as nobody. Each program's set-up first checks the
+  container is clean (no process but PID 1) and reports the container's shmem; after the program it
+  reports again. An unclean container is destroyed; a program never runs in one (it is retried on a
+  fresh container, so its verdict cannot depend on what ran before).
+- The runner's and the set-up's sources are streamed in on each exec (nothing to bake into the image), so
   any image with ``python3`` works: ``sandbox/docker/Dockerfile`` or the debootstrap image built by
   ``sandbox/docker/build_image.py``.
-- Hardening per container: no network, read-only root, size-capped tmpfs ``/tmp`` (the only writable
-  place), pids / memory (= memory+swap) / CPU limits, all capabilities dropped, no-new-privileges,
-  uid 65534, nofile / fsize / core ulimits. bwrap is never nested inside (it fails in unprivileged
-  containers).
-- Pool hygiene: one program per container at a time; recycle after ``recycle_after`` programs, or at
-  once on a runner error, a non-zero runner exit, or leftovers found by the next bootstrap.
+- Hardening per container: no network, read-only root, all capabilities dropped except
+  ``CONTAINER_CAPS`` (the set-up's), docker's default seccomp profile, no-new-privileges,
+  keeper as uid 65534 (it drops root itself), nofile / fsize / core ulimits. bwrap is never nested inside.
+- Pool hygiene: one program per container at a time; recycle after ``recycle_after`` programs, or at once
+  on a runner error or an unclean report.
 
 Docker SDK calls are blocking: they run in worker threads, never on the event loop.
 Depends on: the ``docker`` SDK (>= 7) and a reachable daemon.
@@ -29,27 +40,61 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import json
 import os
-import uuid
+import random
 import socket
 import struct
 import time
+import uuid
 from dataclasses import dataclass
 
+from sandbox import seccomp
 from sandbox.backend import RUNNER_PATH, SANDBOX_ENV, Backend
 from sandbox.session import RunnerOutcome, drive_runner, judge_outcome
 from sandbox.types import IsolationUnavailable, Limits, ProgramResult, TestSpec
 
 DEFAULT_IMAGE = "g2rl-verl-sandbox:debootstrap"
 CONTAINER_LABEL = "g2rl-verl.sandbox"
-WORKDIR = "/tmp/w"
-RUNNER_HEADROOM_MB = 128  # memory cgroup headroom over the candidate's RLIMIT_AS for runner + keeper
-EXTRA_PIDS = 8  # keeper, bootstrap/runner and docker-exec helpers on top of the candidate's cap
-_MAGIC = b"G2RL"
+WORKDIR = "/tmp"  # also HOME: the runner empties it after every test
+PROGRAM_INIT_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "docker", "program_init.py")
+RUNNER_HEADROOM_MB = 128  # memory cgroup headroom over the candidate's memory_mb for runner + keeper
+EXTRA_PIDS = 8  # keeper, set-up, runner and docker-exec helpers on top of the candidate's cap
+# Candidate uids: fresh per program, drawn from a range disjoint from the local backend's leases.
+CHILD_UID_BASE = 2_000_000_000
+CHILD_UID_COUNT = 1 << 24
+# Capability numbers (linux/capability.h)
+CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID = 1, 3, 5, 6, 7
+CAP_SYS_PTRACE, CAP_SYS_ADMIN = 19, 21
+# The runner's: switch the tests' uid, kill them, empty their files (DAC_OVERRIDE, FOWNER), read their
+# /proc/<pid>/smaps_rollup for the tree memory limit (SYS_PTRACE), remove their SysV objects (SYS_ADMIN).
+RUNNER_CAPS = (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_PTRACE, CAP_SYS_ADMIN)
+# The container's: the runner's plus CHOWN (the set-up hands /dev/mqueue to the tests' uid).
+CONTAINER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_PTRACE", "SYS_ADMIN")
+# Emptied by the runner after every test, besides WORKDIR (the program's fresh IPC namespace: SysV too).
+SCRATCH_DIRS = ["/dev/shm", "/dev/mqueue"]
+CLEAN_SHMEM_BYTES = 1 << 20  # shmem a clean container may show (the keeper's interpreter, page cache)
+_HELLO, _END = b"G2RL", b"G2RE"
 
-# PID 1 of every container: reap forever, never exit (kill(-1) from inside cannot reach PID 1).
+
+def candidate_memory_split(limits: Limits) -> dict:
+    """What the candidate may hold outside its processes, in MiB: tmpfs /tmp, tmpfs /dev/shm and SysV
+    segments together stay within memory_mb, so the cgroup headroom above it is the runner's."""
+    rest = max(8, int(limits.memory_mb) - int(limits.tmpfs_mb))
+    return {"tmpfs_mb": int(limits.tmpfs_mb), "shm_mb": rest // 2, "sysv_mb": rest // 2}
+
+
+def ipc_sysctls(sysv_mb: int) -> dict:
+    """SysV limits of a fresh IPC namespace (its defaults allow almost unlimited shared memory)."""
+    return {"shmmax": sysv_mb << 20, "shmall": (sysv_mb << 20) // 4096, "shmmni": 64, "msgmni": 32}
+
+
+# PID 1 of every container: drop to nobody (no capabilities), then reap forever, never exit. The container
+# itself runs as root only so that each program's set-up, exec'd as root, receives the container's
+# capabilities (docker gives an exec none when the container's user is not root).
 KEEPER = (
     "import os, signal\n"
+    "os.setgroups([]); os.setresgid(65534, 65534, 65534); os.setresuid(65534, 65534, 65534)\n"
     "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGCHLD})\n"
     "while True:\n"
     "    signal.sigwait({signal.SIGCHLD})\n"
@@ -57,48 +102,6 @@ KEEPER = (
     "        try:\n"
     "            if os.waitpid(-1, os.WNOHANG)[0] == 0: break\n"
     "        except ChildProcessError: break\n"
-)
-
-# Each program's exec: kill leftovers of earlier programs, wipe /tmp, report how many processes were
-# left, read the runner source from stdin (exact-length reads on fd 0: the runner reads the rest of
-# fd 0 itself) and run it as __main__.
-BOOTSTRAP = (
-    "import os, signal, struct, shutil, time\n"
-    "me = os.getpid()\n"
-    "def others():\n"
-    "    n = 0\n"
-    "    for p in os.listdir('/proc'):\n"
-    "        if p.isdigit() and int(p) not in (1, me):\n"
-    "            try:\n"
-    "                st = open('/proc/%s/stat' % p, 'rb').read()\n"
-    "            except OSError:\n"
-    "                continue\n"
-    "            if st[st.rfind(b')') + 2:][:1] != b'Z': n += 1\n"
-    "    return n\n"
-    "left = others()\n"
-    "try:\n"
-    "    os.kill(-1, signal.SIGKILL)\n"
-    "except ProcessLookupError:\n"
-    "    pass\n"
-    "deadline = time.monotonic() + 2\n"
-    "while others() and time.monotonic() < deadline:\n"
-    "    time.sleep(0.005)\n"
-    "for e in os.scandir('/tmp'):\n"
-    "    shutil.rmtree(e.path, ignore_errors=True) if e.is_dir(follow_symlinks=False) else os.unlink(e.path)\n"
-    f"os.makedirs({WORKDIR!r}, exist_ok=True)\n"
-    # the image's site-packages (numpy & co.) without running site.main(): no .pth files, no user site
-    "import site, sys\n"
-    "sys.path += [p for p in site.getsitepackages() if os.path.isdir(p) and p not in sys.path]\n"
-    "os.write(1, b'G2RL' + struct.pack('>I', left + 1000 * others()))\n"
-    "def rd(n):\n"
-    "    b = b''\n"
-    "    while len(b) < n:\n"
-    "        c = os.read(0, n - len(b))\n"
-    "        if not c: raise SystemExit(3)\n"
-    "        b += c\n"
-    "    return b\n"
-    "src = rd(struct.unpack('>Q', rd(8))[0])\n"
-    "exec(compile(src, 'runner.py', 'exec'), {'__name__': '__main__', '__builtins__': __builtins__})\n"
 )
 
 
@@ -127,7 +130,7 @@ def options_pool_id(options: "DockerOptions") -> str:
 
 
 def container_config(options: DockerOptions, limits: Limits) -> dict:
-    """docker-py ``containers.run`` keyword arguments: every hardening flag of spec §9."""
+    """docker-py ``containers.run`` keyword arguments: every hardening flag (docs/sandbox.md, docker)."""
     import docker.types
 
     mem = f"{limits.memory_mb + RUNNER_HEADROOM_MB}m"
@@ -137,16 +140,17 @@ def container_config(options: DockerOptions, limits: Limits) -> dict:
         detach=True,
         network_mode="none",
         read_only=True,
-        tmpfs={"/tmp": f"size={limits.tmpfs_mb}m,mode=1777,nosuid,nodev"},
+        shm_size="1m",  # the container's own /dev/shm is never used: each program mounts its own
         pids_limit=limits.pids + EXTRA_PIDS,
         mem_limit=mem,
         memswap_limit=mem,  # equal: no swap
         nano_cpus=options.nano_cpus,
         cap_drop=["ALL"],
+        cap_add=list(CONTAINER_CAPS),  # for the per-program set-up (root); tests hold none
         security_opt=["no-new-privileges"],
-        user="65534:65534",
+        user="0:0",  # see KEEPER
         environment={**SANDBOX_ENV, "HOME": "/tmp"},
-        working_dir="/tmp",
+        working_dir="/",
         hostname="sandbox",  # docker always exports HOSTNAME: make it say nothing about the host
         ulimits=[docker.types.Ulimit(name="nofile", soft=limits.nofile + 16, hard=limits.nofile + 16),
                  docker.types.Ulimit(name="fsize", soft=limits.fsize_mb << 20, hard=limits.fsize_mb << 20),
@@ -157,6 +161,18 @@ def container_config(options: DockerOptions, limits: Limits) -> dict:
     if options.runtime:
         config["runtime"] = options.runtime
     return config
+
+
+def program_init_params(limits: Limits, child_uid: int, runner_has_child_uid: bool) -> dict:
+    """The JSON argument of sandbox/docker/program_init.py for one program."""
+    split = candidate_memory_split(limits)
+    # Without --child-uid in the runner, the runner itself drops to the candidate's uid (PID 1 still
+    # protects it from signals, not from prlimit/renice): reported in `isolation`.
+    flags = ("--child-uid", "--child-gid") if runner_has_child_uid else ("--uid", "--gid")
+    runner_args = [flags[0], str(child_uid), flags[1], str(child_uid)]
+    return {"uid": child_uid, "tmpfs_mb": split["tmpfs_mb"],
+            "shm_mb": split["shm_mb"], "ipc_sysctls": ipc_sysctls(split["sysv_mb"]),
+            "runner_caps": list(RUNNER_CAPS), "runner_args": runner_args}
 
 
 class _Slot:
@@ -196,6 +212,10 @@ class DockerBackend(Backend):
         self.client = client
         with open(RUNNER_PATH, "rb") as f:
             self._runner_src = f.read()
+        with open(PROGRAM_INIT_PATH, encoding="utf-8") as f:
+            self._program_init_src = f.read()
+        self._runner_has_child_uid = b"--child-uid" in self._runner_src
+        self._seccomp = seccomp.build_filter() if seccomp.supported() else b""
         self._size = self.options.pool_size or os.cpu_count() or 1
         self._idle: list[_Slot] = []
         self._live: dict[str, _Slot] = {}  # every container of this pool, idle or busy
@@ -203,12 +223,16 @@ class DockerBackend(Backend):
         atexit.register(self.close)
         self._sem: asyncio.Semaphore | None = None
         self._loop = None
-        self.stats = {"created": 0, "recycled": 0, "anomalies": 0, "leftovers_killed": 0}
+        self.stats = {"created": 0, "recycled": 0, "anomalies": 0, "unclean": 0, "retried": 0}
 
     @property
     def isolation(self) -> str:
         runtime = self.options.runtime or "runc"
-        return f"docker-{runtime}: container per program slot, net none, ro root, caps dropped, uid 65534"
+        uids = ("tests under a fresh uid without capabilities, runner uid 0 with 7" if self._runner_has_child_uid
+                else "tests under the runner's uid (runner lacks --child-uid)")
+        filt = "seccomp" if self._seccomp else "no seccomp filter (unsupported architecture)"
+        return (f"docker-{runtime}: warm container, per-program PID/mount/IPC/UTS namespaces with the runner "
+                f"as PID 1, {uids}, {filt}, net none, ro root, memory+pids cgroup")
 
     # ------------------------------------------------------------------------------------------
     # pool
@@ -272,56 +296,68 @@ class DockerBackend(Backend):
     async def run_raw(self, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome:
         """The runner's raw per-test records (full captured output), before judging."""
         async with self._semaphore():
-            try:
-                slot = await self._acquire(limits)
-            except Exception as e:  # noqa: BLE001 - the container could not start: infrastructure
-                return RunnerOutcome([None] * spec.n_tests, error=f"cannot start a container: {e}")
-            outcome, healthy = await self._run(slot, program, spec, limits)
-            slot.uses += 1
-            if healthy and slot.uses < self.options.recycle_after:
-                self._idle.append(slot)
-            else:
-                self.stats["anomalies"] += not healthy
-                await self._destroy(slot)
+            for _attempt in range(2):
+                try:
+                    slot = await self._acquire(limits)
+                except Exception as e:  # noqa: BLE001 - the container could not start: infrastructure
+                    return RunnerOutcome([None] * spec.n_tests, error=f"cannot start a container: {e}")
+                outcome, healthy, ran = await self._run(slot, program, spec, limits)
+                slot.uses += 1
+                if healthy and slot.uses < self.options.recycle_after:
+                    self._idle.append(slot)
+                else:
+                    self.stats["anomalies"] += not healthy
+                    await self._destroy(slot)
+                if ran:
+                    return outcome
+                self.stats["retried"] += 1  # the container was not clean: never run there, use a fresh one
         return outcome
 
-    async def _run(self, slot: _Slot, program: str, spec: TestSpec, limits: Limits) -> tuple[RunnerOutcome, bool]:
+    async def _run(self, slot: _Slot, program: str, spec: TestSpec,
+                   limits: Limits) -> tuple[RunnerOutcome, bool, bool]:
+        """(outcome, container still healthy, program ran)."""
         api = self.client.api
+        child_uid = CHILD_UID_BASE + random.randrange(CHILD_UID_COUNT)
+        params = json.dumps(program_init_params(limits, child_uid, self._runner_has_child_uid))
         try:
             exec_id = (await asyncio.to_thread(
-                api.exec_create, slot.container.id, [self.options.python, "-I", "-S", "-c", BOOTSTRAP],
-                stdin=True, stdout=True, stderr=True, user="65534:65534", workdir="/tmp"))["Id"]
+                api.exec_create, slot.container.id,
+                [self.options.python, "-I", "-S", "-c", self._program_init_src, params],
+                stdin=True, stdout=True, stderr=True, user="0:0", workdir="/"))["Id"]
             raw = await asyncio.to_thread(api.exec_start, exec_id, socket=True)
         except Exception as e:  # noqa: BLE001
-            return RunnerOutcome([None] * spec.n_tests, error=f"docker exec failed: {e}"), False
+            return RunnerOutcome([None] * spec.n_tests, error=f"docker exec failed: {e}"), False, True
         sock: socket.socket = getattr(raw, "_sock", raw)
         sock.setblocking(False)
         reader_raw, writer = await asyncio.open_connection(sock=sock)
         stdout = asyncio.StreamReader(limit=1 << 22)
         stderr_tail = bytearray()
         demux = asyncio.ensure_future(_demux(reader_raw, stdout, stderr_tail))
-        healthy = True
+
+        def failed(message: str, ran: bool = True) -> tuple[RunnerOutcome, bool, bool]:
+            detail = f"{message}; set-up stderr: {bytes(stderr_tail[-500:]).decode('utf-8', 'replace')}"
+            return RunnerOutcome([None] * spec.n_tests, error=detail), False, ran
+
         try:
-            try:
-                hello = await asyncio.wait_for(stdout.readexactly(8), 30.0)
-            except (asyncio.TimeoutError, asyncio.IncompleteReadError) as e:
-                return RunnerOutcome([None] * spec.n_tests, error=f"container bootstrap did not start: {e!r}; "
-                                                                  f"stderr: {bytes(stderr_tail[-500:])!r}"), False
-            if hello[:4] != _MAGIC:
-                return RunnerOutcome([None] * spec.n_tests, error=f"bad bootstrap greeting {hello!r}"), False
-            (left,) = struct.unpack(">I", hello[4:])
-            if left:  # an earlier program left processes behind: they are dead now, but recycle anyway
-                self.stats["leftovers_killed"] += left % 1000
-                healthy = False
-            if left >= 1000:  # some survived SIGKILL: do not trust this container at all
-                return RunnerOutcome([None] * spec.n_tests, error="container could not be cleaned"), False
-            writer.write(struct.pack(">Q", len(self._runner_src)) + self._runner_src)
+            hello = await _read_message(stdout, _HELLO, 30.0)
+            if hello is None:
+                return failed("container set-up did not greet")
+            if hello.get("left") or hello.get("survivors") or (hello.get("shmem") or 0) > CLEAN_SHMEM_BYTES:
+                self.stats["unclean"] += 1
+                return failed(f"container not clean before the program: {hello}", ran=False)
+            writer.write(_blob(self._runner_src) + _blob(self._seccomp))
             outcome = await drive_runner(stdout, writer, program, spec, limits, workdir=WORKDIR, sys_path=[],
-                                         nproc=None)
+                                         nproc=None, scratch_dirs=SCRATCH_DIRS, private_ipc=True)
+            healthy = outcome.error is None
+            if healthy:  # the namespace is gone: is the container back to clean?
+                end = await _read_message(stdout, _END, 10.0, skip_frames=1)
+                clean = (end is not None and not end.get("left")
+                         and (end.get("shmem") or 0) <= CLEAN_SHMEM_BYTES)
+                if not clean:
+                    self.stats["unclean"] += 1
+                    healthy = False
             outcome.runner_stderr = bytes(stderr_tail).decode("utf-8", "replace")
-            if outcome.error is not None:
-                healthy = False
-            return outcome, healthy
+            return outcome, healthy, True
         finally:
             demux.cancel()
             writer.close()
@@ -333,6 +369,29 @@ class DockerBackend(Backend):
                 await demux
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+
+def _blob(data: bytes) -> bytes:
+    return struct.pack(">Q", len(data)) + data
+
+
+async def _read_message(stdout: asyncio.StreamReader, magic: bytes, timeout: float,
+                        skip_frames: int = 0) -> dict | None:
+    """One program_init message (magic, length, JSON object), after at most `skip_frames` runner frames
+    nobody reads (the runner's final "done"); None if it is missing or malformed."""
+    try:
+        for _ in range(skip_frames + 1):
+            head = await asyncio.wait_for(stdout.readexactly(8), timeout)
+            (n,) = struct.unpack(">I", head[4:] if head[:4] == magic else head[:4])
+            if n > 1 << 16:
+                return None
+            body = await asyncio.wait_for(stdout.readexactly(n - (0 if head[:4] == magic else 4)), timeout)
+            if head[:4] == magic:
+                obj = json.loads(body)
+                return obj if isinstance(obj, dict) else None
+    except (asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+        return None
+    return None
 
 
 async def _demux(reader: asyncio.StreamReader, stdout: asyncio.StreamReader, stderr_tail: bytearray,

@@ -44,6 +44,7 @@ from sandbox import (
     evaluate_async,
     get_backend,
 )
+from sandbox.backend import Backend
 from sandbox.compare import COMPARE_MODES, parse_untrusted_json
 from sandbox.session import RunnerOutcome, judge_outcome
 
@@ -231,8 +232,9 @@ async def _run_raw(backend, program: str, spec: TestSpec, limits: Limits) -> Run
     """The runner's raw records, whose stdout is complete up to the output cap (TestRecord keeps only
     4 KiB head + tail, too little for /run_code clients that compare stdout themselves). None when the
     backend has no raw records (the `http` backend: a remote server judges)."""
-    run_raw = getattr(backend, "run_raw", None)
-    return None if run_raw is None else await run_raw(program, spec, limits)
+    if type(backend).run_raw is Backend.run_raw:  # not overridden: the base class only raises
+        return None
+    return await backend.run_raw(program, spec, limits)
 
 
 async def run_one_stdin(backend, program: str, stdin: str, limits: Limits) -> tuple[TestRecord, str, str]:

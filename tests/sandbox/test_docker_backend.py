@@ -10,28 +10,56 @@ import asyncio
 
 import pytest
 
-from sandbox.docker_backend import CONTAINER_LABEL, DEFAULT_IMAGE, DockerOptions, container_config
+from sandbox.docker_backend import (
+    CONTAINER_CAPS,
+    CONTAINER_LABEL,
+    DEFAULT_IMAGE,
+    DockerOptions,
+    candidate_memory_split,
+    container_config,
+    ipc_sysctls,
+    program_init_params,
+)
 from sandbox.types import Limits, TestSpec, Verdict
 
 FAST = Limits(cpu_s=1.0, wall_s=2.0, memory_mb=256, pids=16)
 
 
-def test_container_config_has_every_hardening_flag_of_spec_section_9():
+def test_container_config_has_every_hardening_flag():
     limits = Limits(memory_mb=512, pids=32, tmpfs_mb=64, nofile=64, fsize_mb=8)
     cfg = container_config(DockerOptions(image="img:tag"), limits)
     assert cfg["network_mode"] == "none"
     assert cfg["read_only"] is True
-    assert cfg["tmpfs"] == {"/tmp": "size=64m,mode=1777,nosuid,nodev"}
+    assert "tmpfs" not in cfg  # every program mounts its own /tmp and /dev/shm in its own namespace
     # 512 MiB for the candidate + 128 MiB runner headroom; swap equal to memory means no swap
     assert cfg["mem_limit"] == cfg["memswap_limit"] == "640m"
     assert cfg["pids_limit"] == 32 + 8
     assert cfg["cap_drop"] == ["ALL"]
+    # only what the per-program set-up needs; never the capabilities that open the host
+    assert set(cfg["cap_add"]) == set(CONTAINER_CAPS)
+    assert not set(CONTAINER_CAPS) & {"SYS_MODULE", "SYS_RAWIO", "NET_ADMIN", "SYS_BOOT", "MKNOD", "SYS_TIME"}
     assert cfg["security_opt"] == ["no-new-privileges"]
-    assert cfg["user"] == "65534:65534"
+    assert cfg["user"] == "0:0" and "setresuid(65534" in cfg["command"][-1]  # the keeper drops root itself
     assert cfg["nano_cpus"] == 1_000_000_000
     ulimits = {u["Name"]: (u["Soft"], u["Hard"]) for u in cfg["ulimits"]}
     assert ulimits == {"nofile": (80, 80), "fsize": (8 << 20, 8 << 20), "core": (0, 0)}
     assert "privileged" not in cfg and "volumes" not in cfg  # no docker socket, no host paths
+
+
+def test_candidate_memory_outside_processes_stays_within_memory_mb():
+    for memory_mb, tmpfs_mb in ((1024, 64), (256, 64), (64, 64), (16, 1)):
+        split = candidate_memory_split(Limits(memory_mb=memory_mb, tmpfs_mb=tmpfs_mb))
+        total = split["tmpfs_mb"] + split["shm_mb"] + split["sysv_mb"]
+        assert total <= max(memory_mb, tmpfs_mb + 8), (memory_mb, split)
+    assert ipc_sysctls(480) == {"shmmax": 480 << 20, "shmall": (480 << 20) // 4096, "shmmni": 64, "msgmni": 32}
+
+
+def test_program_init_params_separate_the_tests_uid_from_the_runner():
+    p = program_init_params(Limits(), 2_000_000_123, runner_has_child_uid=True)
+    assert p["runner_args"] == ["--child-uid", "2000000123", "--child-gid", "2000000123"]
+    assert p["uid"] == 2_000_000_123 and 0 not in p["runner_caps"]  # CAP_CHOWN stays with the set-up
+    legacy = program_init_params(Limits(), 2_000_000_123, runner_has_child_uid=False)
+    assert legacy["runner_args"][0] == "--uid"
 
 
 def test_docker_options_validate_names_the_field():
@@ -105,10 +133,10 @@ def test_docker_busy_loop_is_tle_and_container_is_reused(backend):
 
 
 @pytest.mark.docker
-def test_docker_sandbox_view_no_network_readonly_root_nobody(backend):
+def test_docker_sandbox_view_no_network_readonly_root_unprivileged_uid(backend):
     probe = (
         "import os, socket\n"
-        "print(os.getuid(), os.getgid())\n"
+        "print(os.getuid() >= 2_000_000_000, os.getuid() == os.getgid(), os.getgroups())\n"
         "try:\n    socket.create_connection(('1.1.1.1', 80), timeout=1); print('net')\n"
         "except OSError:\n    print('no-net')\n"
         "try:\n    open('/etc/x', 'w'); print('rw')\n"
@@ -119,12 +147,12 @@ def test_docker_sandbox_view_no_network_readonly_root_nobody(backend):
     # HOSTNAME is exported by docker itself; the backend pins it to "sandbox"
     expected_env = "['HOME', 'HOSTNAME', 'LANG', 'MKL_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', " \
                    "'PYTHONDONTWRITEBYTECODE']"
-    r = run(backend, probe, {"inputs": [""], "outputs": [f"65534 65534\nno-net\nro\n{expected_env}\nsandbox\n"]})
+    r = run(backend, probe, {"inputs": [""], "outputs": [f"True True []\nno-net\nro\n{expected_env}\nsandbox\n"]})
     assert r.tests[0].verdict is Verdict.AC, r.tests[0].stdout_head
 
 
 @pytest.mark.docker
-def test_docker_daemon_left_behind_is_killed_and_container_recycled(backend):
+def test_docker_daemon_left_behind_dies_with_its_program(backend):
     # waitpid on the intermediate child: the escapee is guaranteed to exist before 'ok' is printed
     daemon = ("import os, time\n"
               "pid = os.fork()\n"
@@ -134,13 +162,13 @@ def test_docker_daemon_left_behind_is_killed_and_container_recycled(backend):
               "print('ok')")
     r = run(backend, daemon, {"inputs": [""], "outputs": ["ok\n"]})
     assert r.tests[0].verdict is Verdict.AC
-    # the next program's bootstrap finds the setsid escapee, kills it and retires the container
-    r2 = run(backend, "import os\nprint(len([p for p in os.listdir('/proc') if p.isdigit()]))",
-             {"inputs": [""], "outputs": ["x"]})
-    assert backend.stats["leftovers_killed"] == 1
-    assert backend.stats["recycled"] == 1
-    # pids seen by that program: PID 1 (keeper), the runner, the test itself = 3
-    assert r2.tests[0].stdout_head.strip() == "3"
+    # the escapee died with the program's PID namespace: the next program sees only the runner (PID 1)
+    # and itself, in the same warm container
+    r2 = run(backend, "import os\nprint(sorted(int(p) for p in os.listdir('/proc') if p.isdigit())[0])\n"
+                      "print(len([p for p in os.listdir('/proc') if p.isdigit()]))",
+             {"inputs": [""], "outputs": ["1\n2\n"]})
+    assert r2.tests[0].verdict is Verdict.AC, r2.tests[0].stdout_head
+    assert backend.stats["created"] == 1 and backend.stats["unclean"] == 0
 
 
 @pytest.mark.docker
@@ -164,4 +192,4 @@ def test_docker_container_hostconfig_matches_request(backend, docker_client):
     assert hc["SecurityOpt"] == ["no-new-privileges"]
     assert hc["Memory"] == hc["MemorySwap"] == (256 + 128) << 20
     assert hc["PidsLimit"] == 16 + 8
-    assert slot.container.attrs["Config"]["User"] == "65534:65534"
+    assert sorted(hc["CapAdd"]) == sorted(CONTAINER_CAPS)
