@@ -12,6 +12,7 @@ import argparse
 import json
 import sys
 
+from sandbox.api import BACKEND_NAMES
 from sandbox.compare import COMPARE_MODES
 
 
@@ -22,7 +23,7 @@ def _run(argv: list[str]) -> int:
     parser.add_argument("program", help="path of the Python program")
     parser.add_argument("tests", help='path of a JSON file: {"inputs": [...], "outputs": [...], "fn_name"?} '
                                       'or {"functional": [...]}')
-    parser.add_argument("--backend", default="local", choices=("local", "unsafe", "docker", "http"))
+    parser.add_argument("--backend", default="local", choices=BACKEND_NAMES)
     parser.add_argument("--url", default=None, help="service URL for --backend http")
     parser.add_argument("--cpu-s", type=float, default=Limits.cpu_s)
     parser.add_argument("--wall-s", type=float, default=None)

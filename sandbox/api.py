@@ -13,7 +13,17 @@ from sandbox.backend import Backend
 from sandbox.compare import COMPARE_MODES
 from sandbox.types import BadTestSpec, Limits, ProgramResult, TestSpec
 
-BACKENDS = ("local", "unsafe", "docker", "http")
+# The one registry of backends: name -> "module:Class", imported on first use (docker and http need
+# optional dependencies). Everything that lists backend names (CLI choices, the service, the reward
+# config) reads BACKEND_NAMES; adding a backend is one line here (docs/sandbox.md, "Adding a backend").
+BACKENDS: dict[str, str] = {
+    "local": "sandbox.local_backend:LocalBackend",
+    "unsafe": "sandbox.unsafe_backend:UnsafeBackend",
+    "docker": "sandbox.docker_backend:DockerBackend",
+    "http": "sandbox.http_backend:HttpBackend",
+}
+BACKEND_NAMES = tuple(BACKENDS)
+REMOTE_BACKENDS = ("http",)  # forward to a service: a service cannot be backed by one
 _default_backends: dict[str, Backend] = {}
 _default_lock = threading.Lock()
 
@@ -21,7 +31,7 @@ _default_lock = threading.Lock()
 def get_backend(name: str = "local", **options: Any) -> Backend:
     """A backend by name. Without options the instance is shared (probed once per process)."""
     if name not in BACKENDS:
-        raise ValueError(f"unknown sandbox backend {name!r}; expected one of {BACKENDS}")
+        raise ValueError(f"unknown sandbox backend {name!r}; expected one of {BACKEND_NAMES}")
     if not options:
         with _default_lock:
             if name not in _default_backends:
@@ -31,23 +41,14 @@ def get_backend(name: str = "local", **options: Any) -> Backend:
 
 
 def _make_backend(name: str, options: dict[str, Any]) -> Backend:
-    if name == "local":
-        from sandbox.local_backend import LocalBackend
+    import importlib
 
-        return LocalBackend(**options)
-    if name == "unsafe":
-        from sandbox.unsafe_backend import UnsafeBackend
-
-        return UnsafeBackend(**options)
-    if name == "docker":
-        from sandbox.docker_backend import DockerBackend
-
-        return DockerBackend(**options)
+    module_name, _, class_name = BACKENDS[name].partition(":")
     try:
-        from sandbox.http_backend import HttpBackend
+        module = importlib.import_module(module_name)
     except ImportError as e:
-        raise ValueError(f"backend 'http' is not available in this installation: {e}") from None
-    return HttpBackend(**options)
+        raise ValueError(f"backend {name!r} is not available in this installation: {e}") from None
+    return getattr(module, class_name)(**options)
 
 
 def _resolve(spec: TestSpec | dict, limits: Limits | None, compare: str,

@@ -21,7 +21,7 @@ import tempfile
 import time
 from dataclasses import dataclass, field
 
-from sandbox.api import evaluate_batch, get_backend
+from sandbox.api import BACKEND_NAMES, evaluate_batch, get_backend
 from sandbox.bench_workload import CORRECT_CLASSES, Candidate, generate
 from sandbox.types import Limits, Verdict
 
@@ -206,14 +206,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--per-problem", type=int, default=2)
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--cpu-s", type=float, default=1.0, help="CPU limit per test (slow_correct burns 0.6x)")
-    ap.add_argument("--backend", default="local", choices=("local", "docker", "http", "unsafe"))
+    ap.add_argument("--backend", default="local", choices=BACKEND_NAMES)
     ap.add_argument("--url", default=None, help="service URL for --backend http")
     ap.add_argument("--concurrency", default=str(os.cpu_count() or 1), help="comma-separated, e.g. 1,2")
     ap.add_argument("--compare", default="lines_float")
     args = ap.parse_args(argv)
 
     options = {"url": args.url} if args.backend == "http" else {}
-    if args.backend in ("local", "unsafe"):
+    if args.backend == "unsafe":  # the local backend mounts numpy by default (LocalBackend.packages)
         options["site_packages"] = numpy_site_packages()
     backend = get_backend(args.backend, **options)
     limits = Limits(cpu_s=args.cpu_s)

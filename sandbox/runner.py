@@ -854,7 +854,7 @@ def _open_fds() -> list[int]:
 # cleanup between tests: nothing the candidate leaves may reach the next test
 
 
-def _wipe(path: str, deadline: float, remove_top: bool = False) -> str:
+def _wipe(path: str, deadline: float) -> str:
     """Empties `path` without recursion (any nesting depth), entering mode-000 directories after chmod
     (the candidate's uid owns them, and so do we). Returns "ok", "timeout" or "failed"."""
     stack = [(path, False)]
@@ -871,12 +871,12 @@ def _wipe(path: str, deadline: float, remove_top: bool = False) -> str:
             except OSError:
                 status = "failed"
             continue
-        if current != path or remove_top:
+        if current != path:  # the scratch dir itself stays, with its mode (root-owned 1777 /tmp under docker)
             stack.append((current, True))
-        try:
-            os.chmod(current, 0o700, follow_symlinks=False)
-        except OSError:
-            pass
+            try:
+                os.chmod(current, 0o700, follow_symlinks=False)
+            except OSError:
+                pass
         try:
             with os.scandir(current) as it:
                 entries = list(it)

@@ -17,7 +17,7 @@ from typing import Any
 
 from sandbox import functional
 from sandbox import runner as runner_protocol
-from sandbox.compare import compare_call_value, compare_output
+from sandbox.compare import compare_call_value, compare_output, parse_untrusted_json
 from sandbox.types import Limits, TestRecord, TestSpec, Verdict
 
 _HEADER = struct.Struct(">I")
@@ -300,11 +300,13 @@ def _judge_functional(h: dict, result: bytes, plan: functional.Plan | None) -> t
 def _judge_call(h: dict, result: bytes, expected: str, compare: str) -> tuple[Verdict, str]:
     if not h.get("result_ok"):
         return Verdict.WA, "exited 0 without a return value"
-    try:  # bounded: at most the output cap; nesting depth is capped by RecursionError, caught here
-        value = json.loads(result)
+    parsed, value, reason = parse_untrusted_json(result, max_bytes=max(len(result), 1))  # size: the output cap
+    if not parsed:
+        return Verdict.WA, f"return value: {reason}"
+    try:
         ok = compare_call_value(value, expected, compare)
     except (ValueError, RecursionError, MemoryError, ArithmeticError, TypeError):
-        return Verdict.WA, "return value is not comparable JSON"
+        return Verdict.WA, "return value is not comparable"
     return (Verdict.AC, "") if ok else (Verdict.WA, "mismatch")
 
 
