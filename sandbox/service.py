@@ -44,6 +44,7 @@ from sandbox import (
     evaluate_async,
     get_backend,
 )
+from sandbox.api import BACKEND_NAMES, REMOTE_BACKENDS
 from sandbox.backend import Backend
 from sandbox.compare import COMPARE_MODES, parse_untrusted_json
 from sandbox.session import RunnerOutcome, judge_outcome
@@ -502,7 +503,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     d = ServiceConfig()
     parser.add_argument("--host", default=d.host, help="bind address (default: loopback only)")
     parser.add_argument("--port", type=int, default=d.port)
-    parser.add_argument("--backend", default=d.backend, choices=["local", "unsafe", "docker"])
+    parser.add_argument("--backend", default=d.backend,
+                        choices=[n for n in BACKEND_NAMES if n not in REMOTE_BACKENDS])
     parser.add_argument("--max-concurrency", type=int, default=d.max_concurrency,
                         help="programs running at once (default: number of cores)")
     parser.add_argument("--max-pending", type=int, default=d.max_pending)

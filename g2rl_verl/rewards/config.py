@@ -16,6 +16,8 @@ import dataclasses
 from dataclasses import dataclass
 from typing import Any
 
+from sandbox.api import BACKEND_NAMES
+
 PROFILES = ("klear", "g2rl", "binary")
 THINK_MODES = ("require_both", "prompt_opens_think", "none")
 EXTRACTIONS = ("strict", "mathverify")
@@ -23,7 +25,7 @@ COMPARES = ("lines", "lines_float", "strip", "lcb")
 CODE_REWARDS = ("soft", "hard")
 MODES = ("train", "eval")
 INFRA_FAILURE_POLICIES = ("wrong", "mask")
-SANDBOX_BACKENDS = ("local", "http", "docker", "unsafe")
+SANDBOX_BACKENDS = BACKEND_NAMES  # the sandbox's backend registry (sandbox/api.py)
 
 KLEAR_DATA_SOURCE_PREFIXES = ("math_longcot_math_verify", "coder1_longcot")
 
