@@ -349,13 +349,13 @@ class DockerBackend(Backend):
             outcome = await drive_runner(stdout, writer, program, spec, limits, workdir=WORKDIR, sys_path=[],
                                          nproc=None, scratch_dirs=SCRATCH_DIRS, private_ipc=True)
             healthy = outcome.error is None
-            if healthy:  # the namespace is gone: is the container back to clean?
-                end = await _read_message(stdout, _END, 10.0, skip_frames=1)
-                clean = (end is not None and not end.get("left")
-                         and (end.get("shmem") or 0) <= CLEAN_SHMEM_BYTES)
-                if not clean:
-                    self.stats["unclean"] += 1
-                    healthy = False
+            # the namespace is gone: is the container back to clean, and did its OOM killer fire?
+            end = await _read_message(stdout, _END, 10.0 if healthy else 1.0, skip_frames=1)
+            if end is not None and (end.get("oom_kill") or 0) > (hello.get("oom_kill") or 0):
+                outcome.oom_killed = True  # SIGKILLed tests are MLE (sandbox/session.py)
+            if healthy and (end is None or end.get("left") or (end.get("shmem") or 0) > CLEAN_SHMEM_BYTES):
+                self.stats["unclean"] += 1
+                healthy = False
             outcome.runner_stderr = bytes(stderr_tail).decode("utf-8", "replace")
             return outcome, healthy, True
         finally:

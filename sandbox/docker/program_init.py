@@ -77,16 +77,22 @@ def other_processes():
 
 
 def memory():
-    """Shared-memory and anonymous bytes charged to the container's memory cgroup (v1 or v2)."""
-    for path, keys in (("/sys/fs/cgroup/memory/memory.stat", ("total_shmem", "total_rss")),
-                       ("/sys/fs/cgroup/memory.stat", ("shmem", "anon"))):
+    """Shared-memory and anonymous bytes charged to the container's memory cgroup, and how many times
+    its OOM killer has fired (cgroup v1 or v2)."""
+    for stat_path, keys, events_path in (
+            ("/sys/fs/cgroup/memory/memory.stat", ("total_shmem", "total_rss"),
+             "/sys/fs/cgroup/memory/memory.oom_control"),
+            ("/sys/fs/cgroup/memory.stat", ("shmem", "anon"), "/sys/fs/cgroup/memory.events")):
         try:
-            with open(path) as f:
+            with open(stat_path) as f:
                 stat = dict(line.split() for line in f if line.strip())
-        except OSError:
+            with open(events_path) as f:
+                events = dict(line.split() for line in f if line.strip())
+        except (OSError, ValueError):
             continue
-        return {"shmem": int(stat.get(keys[0], 0)), "anon": int(stat.get(keys[1], 0))}
-    return {"shmem": None, "anon": None}
+        return {"shmem": int(stat.get(keys[0], 0)), "anon": int(stat.get(keys[1], 0)),
+                "oom_kill": int(events.get("oom_kill", 0))}
+    return {"shmem": None, "anon": None, "oom_kill": None}
 
 
 def kill_others():
@@ -148,6 +154,9 @@ def become_program_init(p, runner_src, bpf):
     for name, value in p["ipc_sysctls"].items():  # per IPC namespace: a fresh one starts at the defaults
         with open(f"/proc/sys/kernel/{name}", "w") as f:
             f.write(str(value))
+    # the image's packages (numpy & co.) without running site.main(): no .pth files, no user site
+    import site
+    sys.path += [d for d in site.getsitepackages() if os.path.isdir(d) and d not in sys.path]
     keep_only_capabilities(p["runner_caps"])
     install_seccomp(bpf)
     sys.argv = ["runner.py", *p["runner_args"]]

@@ -143,11 +143,12 @@ def test_docker_sandbox_view_no_network_readonly_root_unprivileged_uid(backend):
         "except OSError:\n    print('ro')\n"
         "print(sorted(k for k in os.environ if k not in ('PWD',)))\n"
         "print(os.environ['HOSTNAME'])\n"
+        "import numpy\nprint(int(numpy.arange(4).sum()))\n"  # the image's numpy, importable by default
     )
     # HOSTNAME is exported by docker itself; the backend pins it to "sandbox"
     expected_env = "['HOME', 'HOSTNAME', 'LANG', 'MKL_NUM_THREADS', 'OMP_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'PATH', " \
                    "'PYTHONDONTWRITEBYTECODE']"
-    r = run(backend, probe, {"inputs": [""], "outputs": [f"True True []\nno-net\nro\n{expected_env}\nsandbox\n"]})
+    r = run(backend, probe, {"inputs": [""], "outputs": [f"True True []\nno-net\nro\n{expected_env}\nsandbox\n6\n"]})
     assert r.tests[0].verdict is Verdict.AC, r.tests[0].stdout_head
 
 

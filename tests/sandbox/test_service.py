@@ -76,7 +76,7 @@ def run_code(url, code, stdin=None, **extra):
 
 
 # ------------------------------------------------------------------------------------------------
-# pure mapping (spec §10.2 table), no server
+# pure mapping (the /run_code table of docs/sandbox.md), no server
 
 
 def _rec(verdict, **kw):
@@ -143,7 +143,7 @@ def test_run_code_non_python_language_is_sandbox_error(server):
 
 
 def test_run_code_returns_full_150kb_stdout_without_false_tle(server):
-    # SandboxFusion's wait-then-read turns ~150 KB of output into a false TLE (spec §6)
+    # SandboxFusion's wait-then-read turns ~150 KB of output into a false TLE
     answer = run_code(server, "print('y' * 150000)")
     assert answer["status"] == "Success"
     assert answer["run_result"]["stdout"] == "y" * 150000 + "\n"
