@@ -39,6 +39,6 @@ if _missing:
 from g2rl_verl import node_marker as _node_marker  # noqa: E402
 
 _node_marker.announce(
-    f"plugin registered policy losses {','.join(_gppo_policy_loss.POLICY_LOSSES)},"
-    " advantage estimator g2rl, rollout hf"
+    f"plugin registered policy losses {','.join(GPPO_LOSS_NAMES)}, advantage estimator {G2RL_ESTIMATOR},"
+    " rollout hf"
 )

@@ -9,7 +9,7 @@
 #                        (this is also what the Slurm template runs on the head node).
 #   LAUNCHER=ray         `ray job submit` to RAY_ADDRESS (dashboard address, e.g. http://head:8265) with
 #                        recipes/cluster/runtime_env.yaml (plugin variables, no working_dir upload: the
-#                        package must be pip-installed on every node, verl-0.9.md §2.3).
+#                        package must be pip-installed on every node; docs/cluster.md).
 #   RAY_JOB_ARGS         extra arguments for `ray job submit` (e.g. "--no-wait").
 set -euo pipefail
 
@@ -17,7 +17,7 @@ G2RL_CLUSTER_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 G2RL_RUNTIME_ENV="${G2RL_RUNTIME_ENV:-$G2RL_CLUSTER_DIR/runtime_env.yaml}"
 
 # verl swallows plugin import errors from the entry point; importing the plugin by name is loud
-# (verl-0.9.md §2.3). A local ray.init() cluster inherits this; remote clusters get it via runtime_env.
+# (docs/cluster.md). A local ray.init() cluster inherits this; remote clusters get it via runtime_env.
 export VERL_USE_EXTERNAL_MODULES="${VERL_USE_EXTERNAL_MODULES:-g2rl_verl.plugin}"
 
 g2rl_launch() {
@@ -45,7 +45,14 @@ g2rl_launch() {
 }
 
 # The Ray runtime env our RL entry point merges into verl's (ray_kwargs.ray_init.runtime_env), so that
-# workers on a pre-started cluster import the plugin loudly too.
-G2RL_RAY_OVERRIDES=(
-    "+ray_kwargs.ray_init.runtime_env.env_vars.VERL_USE_EXTERNAL_MODULES=${VERL_USE_EXTERNAL_MODULES}"
-)
+# workers on a pre-started cluster import the plugin loudly too. Not with LAUNCHER=ray: the job's runtime
+# env (runtime_env.yaml) already carries the variable to every process, and Ray refuses a driver whose
+# ray.init names an environment variable the job's runtime env also sets ("Failed to merge the Job's
+# runtime env ... conflict").
+if [[ "${LAUNCHER:-local}" == "ray" ]]; then
+    G2RL_RAY_OVERRIDES=()
+else
+    G2RL_RAY_OVERRIDES=(
+        "+ray_kwargs.ray_init.runtime_env.env_vars.VERL_USE_EXTERNAL_MODULES=${VERL_USE_EXTERNAL_MODULES}"
+    )
+fi
