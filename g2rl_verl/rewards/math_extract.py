@@ -42,41 +42,36 @@ class Extraction:
     detail: str  # "boxed", "anchor", "truncated_box", "no_anchor", "empty_box", "empty_anchor"
 
 
-@dataclass(frozen=True)
-class BoxSpan:
-    start: int  # index of the backslash of `\boxed` / `\fbox`
-    content_start: int
-    content_end: int  # index of the closing `}`
-
-
-def box_spans(text: str) -> tuple[list[BoxSpan], int]:
-    """(complete boxes in the order they close, start of the last unclosed box or -1). Linear time."""
-    stack: list[tuple[int, int] | None] = []  # per open brace: (box start, content start) or None
-    complete: list[BoxSpan] = []
+def box_spans(text: str) -> tuple[list[int], list[int], int]:
+    """(content starts, content ends) of the complete boxes in the order they close, and the start of the
+    last unclosed box's content or -1. Linear time; plain int lists (no per-box objects for the garbage
+    collector to rescan on megabyte inputs)."""
+    stack: list[int] = []  # per open brace: content start if it opened a box, else -1
+    starts: list[int] = []
+    ends: list[int] = []
     for token in _BOX_TOKENS.finditer(text):
         t = token.group()
         if t == "}":
             if stack:
                 opened = stack.pop()
-                if opened is not None:
-                    complete.append(BoxSpan(opened[0], opened[1], token.start()))
+                if opened >= 0:
+                    starts.append(opened)
+                    ends.append(token.start())
         elif t == "{":
-            stack.append(None)
-        elif t[-1] == "{" and len(t) > 2:  # a box opener (`\{` is an escaped literal, length 2)
-            stack.append((token.start(), token.end()))
-    unclosed = [opened[0] for opened in stack if opened is not None]
-    return complete, (max(unclosed) if unclosed else -1)
+            stack.append(-1)
+        elif t[-1] == "{" and len(t) > 2:  # a box opener (`\\{` is an escaped literal, length 2)
+            stack.append(token.end())
+    return starts, ends, max(stack, default=-1)
 
 
 def last_boxed(text: str) -> tuple[str | None, bool]:
     """(content of the last complete box, truncated) where truncated means an unclosed box follows it.
 
     "Last" is the box that closes last, so `\\boxed{\\boxed{5}}` gives `\\boxed{5}`."""
-    complete, last_unclosed = box_spans(text)
-    if not complete:
+    starts, ends, last_unclosed = box_spans(text)
+    if not starts:
         return None, last_unclosed >= 0
-    best = complete[-1]
-    return text[best.content_start : best.content_end], last_unclosed > best.content_end
+    return text[starts[-1] : ends[-1]], last_unclosed > ends[-1]
 
 
 def _anchor_value(rest: str) -> str:

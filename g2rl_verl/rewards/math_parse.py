@@ -14,9 +14,12 @@ plus the matched string, and that matched string is not a truncated prefix (its 
   `1-\\frac{1}{`, i.e. 1.
 
 Before parsing, `normalize_answer` applies the rewrites math-verify lacks (same rewrite on both sides,
-so comparisons stay symmetric): `\\mathrm{e}` -> `e` (Euler's number; math-verify reads `\\mathrm{e}` as a
-plain symbol, or fails inside `\\frac`) and the `,\\!` thousands separator between digits is removed
-(`\\dfrac{2469}{20,\\!000}` fails otherwise).
+so comparisons stay symmetric):
+- `\\mathrm{e}` -> `e` (Euler's number; math-verify reads `\\mathrm{e}` as a plain symbol, or truncates at
+  it inside `\\frac`);
+- the `,\\!` thousands separator between digits is removed (`\\dfrac{2469}{20,\\!000}` fails otherwise);
+- one trailing `\\%` and one trailing period are dropped: math-verify's own convention is that `28\\%`
+  equals 28 (its test suite), but inside `\\boxed{}` it parses neither `20 \\%` nor `2/3.`.
 
 math-verify's timeouts are SIGALRM-based: every function here that parses or verifies must run in a main
 thread (the pool workers, or a plain process). math-verify swallows its own timeouts with
@@ -43,7 +46,13 @@ _MATH_VERIFY_LOGGERS = ("math_verify.parser", "math_verify.grader")
 
 def normalize_answer(s: str) -> str:
     """Rewrites applied to golds and predictions alike before math-verify sees them (module docstring)."""
-    return _THOUSANDS_SEP.sub("", _MATHRM_E.sub("e", s))
+    s = _THOUSANDS_SEP.sub("", _MATHRM_E.sub("e", s)).rstrip()
+    if s.endswith(".") and not s.endswith(".."):  # not an ellipsis
+        s = s[:-1].rstrip()
+    if s.endswith("%"):  # string operations, not a `\s*%$` regex: that rescans long space runs
+        s = s[:-1]
+        s = (s[:-1] if s.endswith("\\") else s).rstrip()
+    return s
 
 
 def braces_balanced(s: str) -> bool:

@@ -18,9 +18,15 @@ self-verifies it) and reports `gold_ok` on the socket. A deadline that expires a
 candidate's doing; one that expires before it is not attributable to the candidate (a hung or overloaded
 worker, or a gold that cannot be checked in time).
 
+Start-up: a worker joins the idle queue only after it has imported math-verify, warmed up and said
+`READY` (watched by a short-lived thread), so the deadline covers a task's time on a warm worker, never a
+worker's start-up (seconds on a loaded box). Waiting for a free worker is bounded too: after
+`acquire_timeout_s` the task is `error/pool_unavailable` (an infrastructure failure), e.g. when workers
+cannot start at all; their own stderr says why.
+
 Thread safety: `run` may be called from any number of threads at once; idle workers sit in a queue and
 each is used by one thread at a time. asyncio callers use `run_async` (or run `run` in their own thread),
-so the event loop never blocks. The deadline covers the task's time on a worker, not time queued for one.
+so the event loop never blocks.
 """
 
 from __future__ import annotations
@@ -46,6 +52,8 @@ from typing import Any
 # math_worker (nor sympy).
 Reply = tuple[str, str, "str | None", bool]
 GOLD_OK = "gold_ok"  # interim message: the gold parsed and self-verified; what follows is the candidate's
+READY = "ready"  # first message of a worker, once warm
+BOOT_TIMEOUT_S = 120.0  # generous: several workers importing sympy at once on a loaded 2-core box
 
 _JOIN_TIMEOUT_S = 5.0
 # Importable location of this package, for workers started from any working directory.
@@ -65,18 +73,40 @@ class _Worker:
 
 
 class MathVerifyPool:
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, acquire_timeout_s: float = 300.0) -> None:
         if size <= 0:
             raise ValueError(f"math pool size must be positive, got {size}")
         self.size = size
+        self.acquire_timeout_s = acquire_timeout_s
         self._idle: queue.Queue[_Worker] = queue.Queue()
         self._lock = threading.Lock()
         self._workers: list[_Worker] = []
         self._closed = False
         self.n_replaced = 0  # observability: hung or crashed workers replaced so far
         self._executor = ThreadPoolExecutor(max_workers=max(16, 4 * size), thread_name_prefix="g2rl-math-wait")
-        for _ in range(size):
-            self._idle.put(self._start_worker())
+        self._spawn_lock = threading.Lock()  # one top-up at a time: never more than `size` workers
+        self._ready = threading.Condition(self._lock)
+        self.n_ready = 0  # workers that have said READY so far (tests wait on it)
+        self._top_up()
+
+    def wait_ready(self, n: int | None = None, timeout_s: float = BOOT_TIMEOUT_S) -> None:
+        """Block until `n` (default: size) workers have ever become ready; raises TimeoutError."""
+        with self._ready:
+            if not self._ready.wait_for(lambda: self.n_ready >= (n or self.size), timeout_s):
+                raise TimeoutError(f"math-verify workers not ready after {timeout_s} s")
+
+    def _await_ready(self, worker: _Worker) -> None:
+        try:
+            ready = worker.conn.poll(BOOT_TIMEOUT_S) and worker.conn.recv() == READY
+        except (EOFError, OSError):
+            ready = False
+        if not ready:  # its stderr (inherited) says why; the next `run` starts a replacement
+            self._discard(worker, replaced=False)
+            return
+        with self._ready:
+            self.n_ready += 1
+            self._ready.notify_all()
+        self._idle.put(worker)
 
     def _start_worker(self) -> _Worker:
         parent_sock, child_sock = socket.socketpair()
@@ -91,18 +121,20 @@ class MathVerifyPool:
         worker = _Worker(process, Connection(parent_sock.detach()))
         with self._lock:
             self._workers.append(worker)
+        threading.Thread(target=self._await_ready, args=(worker,), name="g2rl-math-boot", daemon=True).start()
         return worker
 
-    def _discard(self, worker: _Worker) -> None:
+    def _discard(self, worker: _Worker, replaced: bool = True) -> None:
+        """SIGKILL and forget a worker; it is reaped in the background so the caller returns at once."""
         with self._lock:
             if worker in self._workers:
                 self._workers.remove(worker)
-            self.n_replaced += 1
+            self.n_replaced += replaced
         try:
             worker.process.kill()
-            worker.process.wait(_JOIN_TIMEOUT_S)
         finally:
             worker.conn.close()
+        threading.Thread(target=worker.process.wait, name="g2rl-math-reap", daemon=True).start()
 
     def worker_pids(self) -> list[int]:
         with self._lock:
@@ -113,7 +145,11 @@ class MathVerifyPool:
         for _attempt in range(2):  # a crashed worker is replaced and the task retried once
             if self._closed:
                 raise RuntimeError("MathVerifyPool is closed")
-            worker = self._idle.get()
+            self._top_up()  # a worker that failed to start is retried here, on demand, not in a loop
+            try:
+                worker = self._idle.get(timeout=self.acquire_timeout_s)
+            except queue.Empty:
+                return ("error", "pool_unavailable", None, False)
             gold_ok = False
             try:
                 worker.conn.send((task, args))
@@ -137,7 +173,14 @@ class MathVerifyPool:
     def _replace(self, worker: _Worker) -> None:
         self._discard(worker)
         if not self._closed:
-            self._idle.put(self._start_worker())
+            self._top_up()
+
+    def _top_up(self) -> None:
+        with self._spawn_lock:
+            with self._lock:
+                missing = self.size - len(self._workers)
+            for _ in range(missing):
+                self._start_worker()
 
     async def run_async(self, task: str, args: tuple, deadline_s: float) -> Reply:
         return await self.in_thread(functools.partial(self.run, task, args, deadline_s))

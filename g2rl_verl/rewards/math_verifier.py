@@ -15,12 +15,18 @@ Who caused a failure (docs/rewards.md, "Infrastructure failures: who caused it")
 - an expired deadline before the gold was known good, or a worker that crashed twice: `valid = 0`.
 A fast-path verdict needs a usable gold too: an integer gold is usable by construction; any other gold is
 trusted on the fast path only once a worker has parsed it (`_GOLD_STATUS`).
+
+Deadline: `math_deadline_s` runs from the start of the call; extraction counts against it and the pool
+task gets what is left, so a call returns within its deadline (plus thread hand-offs) whatever the text.
+An extracted answer longer than `MAX_ANSWER_CHARS` is scored wrong without math-verify (`answer_too_long`):
+no gold is anywhere near that long, and parsing megabytes would only burn the deadline.
 """
 
 from __future__ import annotations
 
 import collections
 import threading
+import time
 
 from .math_extract import extract_strict, integers_equal, is_integer_string, normalize_golds, remove_whitespace
 from .math_gold import is_integer_gold, structural_defect
@@ -44,6 +50,7 @@ MATH_DATA_SOURCES = (
     "hmmt_feb2025",
 )
 MATH_PREFIXES = ("math_longcot_math_verify", "aime", "numina_")
+MAX_ANSWER_CHARS = 4096
 
 
 class _GoldStatus:
@@ -120,16 +127,22 @@ def _prepare(request: VerifyRequest) -> VerifyResult | tuple[str, tuple]:
         if is_integer_string(pred) and all(is_integer_string(g) for g in golds):
             same = any(integers_equal(pred, g) for g in golds)
             return VerifyResult(Kind.CORRECT if same else Kind.WRONG, "integer", 1.0 if same else 0.0, pred)
+        if len(pred) > MAX_ANSWER_CHARS:
+            return VerifyResult(Kind.WRONG, detail="answer_too_long", pred=pred)
+    elif len(pred) > MAX_ANSWER_CHARS:
+        # Still wrong, once a worker has vouched for the gold (it sees a length above the cap).
+        pred = pred[: MAX_ANSWER_CHARS + 1]
     return ("extracted", (golds, pred, *timeouts))
 
 
-def _verify_blocking(request: VerifyRequest) -> VerifyResult:
+def _verify_blocking(request: VerifyRequest, started: float) -> VerifyResult:
     prepared = _prepare(request)
     if isinstance(prepared, VerifyResult):
         return prepared
     task, args = prepared
     pool = get_math_pool(request.config.math_pool_size)
-    reply = pool.run(task, args, request.config.math_deadline_s)
+    remaining = request.config.math_deadline_s - (time.perf_counter() - started)
+    reply = pool.run(task, args, max(remaining, 0.0))
     if reply[3]:
         _GOLD_STATUS.mark_usable(args[0])
     return _result_from_reply(reply, args[1] if task == "extracted" else None)
@@ -139,5 +152,6 @@ def _verify_blocking(request: VerifyRequest) -> VerifyResult:
 async def verify_math(request: VerifyRequest) -> VerifyResult:
     # Extraction and the pool wait both run in the pool's waiting threads: nothing text-dependent runs
     # on the caller's event loop.
+    started = time.perf_counter()
     pool = get_math_pool(request.config.math_pool_size)
-    return await pool.in_thread(lambda: _verify_blocking(request))
+    return await pool.in_thread(lambda: _verify_blocking(request, started))

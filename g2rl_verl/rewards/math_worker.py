@@ -22,7 +22,8 @@ from math_verify.errors import TimeoutException
 from .math_extract import integers_equal, is_integer_string, remove_whitespace
 from .math_gold import parse_gold
 from .math_parse import PRED_FORMS, TIMEOUT_WATCH, parse_in_forms, pred_config
-from .math_pool import GOLD_OK, Reply
+from .math_pool import GOLD_OK, READY, Reply
+from .math_verifier import MAX_ANSWER_CHARS
 
 _GOLD_CACHE_SIZE = 4096
 _gold_cache: collections.OrderedDict[str, tuple[list | None, str | None]] = collections.OrderedDict()
@@ -101,7 +102,9 @@ def verify_extracted(
     _check_int_timeout("verify_timeout", verify_timeout)
     gold_values = _usable_golds(golds, parse_timeout, conn)
     if isinstance(gold_values, str):
-        return ("error", f"bad_gold: {gold_values}", extracted, False)
+        return ("error", f"bad_gold: {gold_values}", extracted[:200], False)
+    if len(extracted) > MAX_ANSWER_CHARS:  # the caller sent only a prefix of it
+        return ("wrong", "answer_too_long", extracted[:200], True)
     fast = _fast_verdict(golds, extracted)
     if fast is not None:
         return (fast, "string_equal" if fast == "correct" else "integer", extracted, True)
@@ -154,6 +157,7 @@ def serve(conn: Connection) -> None:
     # start-up rather than inside the first task's deadline. Not cached: the cache is for real golds.
     verify_extracted(("\\frac{1}{2}",), "0.5", 5, 5)
     _gold_cache.clear()
+    conn.send(READY)
     while True:
         try:
             message = conn.recv()

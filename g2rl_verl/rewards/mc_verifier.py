@@ -43,10 +43,10 @@ def _box_letter(content: str, letters: str) -> str | None:
 
 
 def extract_letter(answer_text: str, letters: str) -> str | None:
-    complete, _ = box_spans(answer_text)
-    for span in sorted(complete, key=lambda b: b.start, reverse=True):  # the last box first
-        if span.content_end - span.content_start <= _MAX_LETTER_BOX_CHARS:
-            letter = _box_letter(answer_text[span.content_start : span.content_end], letters)
+    starts, ends, _ = box_spans(answer_text)
+    for i in sorted(range(len(starts)), key=starts.__getitem__, reverse=True):  # the last-opened box first
+        if ends[i] - starts[i] <= _MAX_LETTER_BOX_CHARS:
+            letter = _box_letter(answer_text[starts[i] : ends[i]], letters)
             if letter is not None:
                 return letter
     found = None

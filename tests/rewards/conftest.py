@@ -31,7 +31,10 @@ def fast() -> dict:
 
 @pytest.fixture(scope="session")
 def math_pool():
-    return get_math_pool(FAST["math_pool_size"])
+    """The shared pool, warm: worker start-up (seconds on a loaded box) is never inside a timed test."""
+    pool = get_math_pool(FAST["math_pool_size"])
+    pool.wait_ready()
+    return pool
 
 
 @pytest.fixture(autouse=True)

@@ -60,7 +60,7 @@ async def test_sync_entry_point_inside_a_running_event_loop(math_pool, fast):
 def test_watchdog_kills_and_replaces_a_hung_worker():
     pool = MathVerifyPool(1)
     try:
-        time.sleep(0.1)
+        pool.wait_ready()
         [pid] = pool.worker_pids()
         os.kill(pid, signal.SIGSTOP)  # the worker now never answers
         start = time.perf_counter()
@@ -76,23 +76,35 @@ def test_watchdog_kills_and_replaces_a_hung_worker():
 def test_crashed_worker_is_replaced_and_the_task_retried_once(monkeypatch):
     pool = MathVerifyPool(1)
     try:
+        pool.wait_ready()
         [pid] = pool.worker_pids()
         os.kill(pid, signal.SIGKILL)
         assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0)[0] == "correct"  # retried on a new worker
         assert pool.n_replaced == 1
 
-        start_worker = pool._start_worker
+        # Every replacement dies right after it becomes ready: the retry crashes too -> worker_crash.
+        await_ready = pool._await_ready
 
-        def start_dead_worker():
-            worker = start_worker()
+        def ready_then_die(worker):
+            await_ready(worker)
             worker.process.kill()
-            worker.process.wait()
-            return worker
 
-        monkeypatch.setattr(pool, "_start_worker", start_dead_worker)
+        monkeypatch.setattr(pool, "_await_ready", ready_then_die)
         os.kill(pool.worker_pids()[0], signal.SIGKILL)
-        # First attempt hits the killed worker, the retry hits a replacement that is dead too.
         assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0) == ("error", "worker_crash", None, False)
+    finally:
+        pool.close()
+
+
+def test_workers_that_cannot_start_are_an_infrastructure_error(monkeypatch):
+    """A broken environment (workers die at import) is `error/pool_unavailable` after the acquire
+    timeout, never a hang and never a verdict; and worker start-up never counts against a task."""
+    monkeypatch.setattr("g2rl_verl.rewards.math_pool._WORKER_BOOT", "raise SystemExit(3)")
+    pool = MathVerifyPool(1, acquire_timeout_s=3.0)
+    try:
+        start = time.perf_counter()
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0) == ("error", "pool_unavailable", None, False)
+        assert time.perf_counter() - start < 8.0
     finally:
         pool.close()
 
