@@ -73,7 +73,8 @@ RUNNER_CAPS = (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID, C
 CONTAINER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_PTRACE", "SYS_ADMIN")
 # Emptied by the runner after every test, besides WORKDIR (the program's fresh IPC namespace: SysV too).
 SCRATCH_DIRS = ["/dev/shm", "/dev/mqueue"]
-CLEAN_SHMEM_BYTES = 1 << 20  # shmem a clean container may show (the keeper's interpreter, page cache)
+CLEAN_SHMEM_BYTES = 1 << 20
+TMPFS_INODES = 16384  # per tmpfs: a million empty files would cost ~1 GiB of kernel memory and a long wipe  # shmem a clean container may show (the keeper's interpreter, page cache)
 _HELLO, _END = b"G2RL", b"G2RE"
 
 
@@ -170,7 +171,7 @@ def program_init_params(limits: Limits, child_uid: int, runner_has_child_uid: bo
     # protects it from signals, not from prlimit/renice): reported in `isolation`.
     flags = ("--child-uid", "--child-gid") if runner_has_child_uid else ("--uid", "--gid")
     runner_args = [flags[0], str(child_uid), flags[1], str(child_uid)]
-    return {"uid": child_uid, "tmpfs_mb": split["tmpfs_mb"],
+    return {"uid": child_uid, "nr_inodes": TMPFS_INODES, "tmpfs_mb": split["tmpfs_mb"],
             "shm_mb": split["shm_mb"], "ipc_sysctls": ipc_sysctls(split["sysv_mb"]),
             "runner_caps": list(RUNNER_CAPS), "runner_args": runner_args}
 

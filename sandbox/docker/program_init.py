@@ -144,7 +144,7 @@ def become_program_init(p, runner_src, bpf):
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     # The tests' uid owns its scratch places (the runner empties them between tests, as root)
-    owner = f"mode=0700,uid={p['uid']},gid={p['uid']}"
+    owner = f"mode=0700,uid={p['uid']},gid={p['uid']},nr_inodes={p['nr_inodes']}"  # inodes: kernel memory
     mount("tmpfs", "/tmp", "tmpfs", MS_NOSUID | MS_NODEV, f"size={p['tmpfs_mb']}m,{owner}")
     mount("tmpfs", "/dev/shm", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, f"size={p['shm_mb']}m,{owner}")
     if os.path.isdir("/dev/mqueue"):  # docker's is the container's IPC namespace: show ours instead

@@ -116,14 +116,14 @@ _JSON_VALUES = st.recursive(
     max_leaves=20)
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=250, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(actual=_TEXT, expected=_TEXT, mode=st.sampled_from(COMPARE_MODES))
 def test_fuzz_compare_output_never_raises(actual, expected, mode):
     assert compare_output(actual, expected, mode) in (True, False)
     assert compare_output(actual, actual, mode) is True  # reflexive on any text
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=150, deadline=None)
 @given(value=_JSON_VALUES, expected=_JSON_VALUES | st.text(max_size=20),
        mode=st.sampled_from(COMPARE_MODES))
 def test_fuzz_compare_call_value_never_raises(value, expected, mode):

@@ -180,6 +180,26 @@ def test_hostile_then_correct_gives_the_verdicts_of_the_correct_programs_alone(m
     assert warm.stats["created"] == 1 and warm.stats["unclean"] == 0, warm.stats
 
 
+def test_a_program_never_runs_in_an_unclean_container(make_backend, docker_client):
+    b = make_backend()
+    assert verdicts(run(b, "print(1)", {"inputs": [""], "outputs": ["1\n"]})) == [Verdict.AC]
+    # something outside any program's namespace (as an escaped process would be) in the idle container
+    docker_client.api.exec_start(docker_client.api.exec_create(b._idle[0].container.id, ["sleep", "300"],
+                                                               user="65534"), detach=True)
+    r = run(b, "print(2)", {"inputs": [""], "outputs": ["2\n"]})
+    assert verdicts(r) == [Verdict.AC]
+    assert b.stats["unclean"] == 1 and b.stats["retried"] == 1 and b.stats["created"] == 2, b.stats
+
+
+def test_many_files_are_refused_not_fatal(make_backend):
+    many = ("import os\nn = 0\ntry:\n    while True:\n        open('f%d' % n, 'w').close(); n += 1\n"
+            "except OSError as e:\n    print(n < 20000, e.errno)\n")
+    b = make_backend()
+    r = run(b, many, {"inputs": [""], "outputs": ["True 28\n"]}, Limits(cpu_s=5, wall_s=15, memory_mb=256))
+    assert verdicts(r) == [Verdict.AC], [(t.verdict, t.detail, t.stdout_head) for t in r.tests]  # 28: ENOSPC
+    assert verdicts(run(b, "print(1)", {"inputs": [""], "outputs": ["1\n"]})) == [Verdict.AC]
+
+
 def test_no_state_crosses_between_tests_of_one_program(make_backend):
     # every test first looks for state, then leaves some: a later test that finds any fails
     program = LOOK_FOR_STATE + LEAVE_STATE.replace("print(held >= 64)", "")
