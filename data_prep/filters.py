@@ -9,7 +9,7 @@ from collections import Counter
 from pathlib import Path
 from typing import Protocol
 
-from data_prep.decontam import NgramIndex
+from data_prep.decontam import DecontaminationIndex
 from data_prep.errors import DataPrepError
 from data_prep.sources.base import Example
 from data_prep.text import normalize, text_key
@@ -68,28 +68,32 @@ class ResponsesPerPromptFilter:
 
 
 class DecontaminationFilter:
+    """Drops training prompts that match an evaluation item (rules in `data_prep.decontam`); the
+    summary lists every removed row with the eval item's id and the matched n-grams."""
+
     name = "decontamination"
 
-    def __init__(self, index: NgramIndex):
+    def __init__(self, index: DecontaminationIndex):
         self.index = index
         self.removed_per_eval_set: Counter[str] = Counter()
-        self.removed_ids: list[dict] = []
+        self.removed_per_rule: Counter[str] = Counter()
+        self.removed: list[dict] = []
 
     def drop_reason(self, ex: Example) -> str | None:
-        hits = self.index.matches(ex.problem)
-        if not hits:
+        m = self.index.match(ex.problem)
+        if m is None:
             return None
-        self.removed_per_eval_set.update(hits)
-        self.removed_ids.append({"source": ex.source, "source_id": ex.source_id, "eval_sets": hits})
-        return f"{self.index.n}-gram overlap with {', '.join(hits)}"
+        self.removed_per_eval_set[m.eval_set] += 1
+        self.removed_per_rule[m.rule] += 1
+        self.removed.append({"source": ex.source, "source_id": ex.source_id, "row": ex.location, **m.as_dict()})
+        return f"{m.rule} match with {m.eval_set} item {m.eval_id}"
 
     def summary(self) -> dict:
         return {
-            "ngram": self.index.n,
-            "indexed_ngrams": len(self.index),
-            "eval_files": [vars(f) for f in self.index.files],
+            **self.index.summary(),
             "removed_per_eval_set": dict(sorted(self.removed_per_eval_set.items())),
-            "removed_ids": self.removed_ids,
+            "removed_per_rule": dict(sorted(self.removed_per_rule.items())),
+            "removed": self.removed,
         }
 
 
@@ -118,7 +122,7 @@ def load_pass_rates(path: Path) -> dict[str, tuple[int, int]]:
     """
     totals: dict[str, list[int]] = {}
     with open(path, encoding="utf-8") as f:
-        for line_no, line in enumerate(f):
+        for line_no, line in enumerate(f, start=1):
             if not line.strip():
                 continue
             where = f"{path}:{line_no}"

@@ -1,9 +1,10 @@
 """Streaming readers for input files, and resolution of `--input` arguments to local files.
 
 Formats: parquet (iterated by record batch, never loaded whole), JSONL (optionally .gz, one line at a
-time), CSV (GPQA), and JSON arrays (loaded whole: a JSON array cannot be streamed, so big inputs
-should be JSONL or parquet). Row numbers in the report are 0-based positions in the file (for JSONL:
-the 0-based line number).
+time), CSV (GPQA), and JSON arrays (parsed element by element with `iter_json_array`, so a multi-GB
+array such as KlearReasoner-CodeSub-15K's single .json file is never held in memory). Row numbers
+are 1-based: the line number for JSONL and CSV (as an editor shows it), the element number for JSON
+arrays and the row number for parquet.
 
 A hub dataset name (``owner/name``) is tried only when it is not a local path and only if the hub can
 be reached; otherwise the error asks for local files.
@@ -30,6 +31,7 @@ from data_prep.errors import DataPrepError
 _DATA_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv")
 _HUB_NAME_RE = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _PARQUET_BATCH_ROWS = 1024
+_JSON_CHUNK_CHARS = 1 << 20
 
 
 class BadLine:
@@ -71,26 +73,26 @@ class InputFile:
     num_rows: int | None
 
     def rows(self) -> Iterator[tuple[int, dict | BadLine]]:
-        """(row number, row dict or BadLine) in file order."""
+        """(1-based row number, row dict or BadLine) in file order."""
         if self.fmt == "parquet":
             pf = pq.ParquetFile(self.path)
             row_no = 0
             for batch in pf.iter_batches(batch_size=_PARQUET_BATCH_ROWS):
                 for row in batch.to_pylist():
-                    yield row_no, row
                     row_no += 1
+                    yield row_no, row
         elif self.fmt == "csv":
             with _open_text(self.path) as f:
-                for row_no, row in enumerate(csv.DictReader(f)):
-                    yield row_no, row
+                reader = csv.DictReader(f)
+                for row in reader:
+                    yield reader.line_num, row  # the line the record ends on (the header is line 1)
         elif self.fmt == "json" and _is_json_array(self.path):
             with _open_text(self.path) as f:
-                data = json.load(f)
-            for row_no, row in enumerate(data):
-                yield row_no, row if isinstance(row, dict) else BadLine("array element is not an object")
+                for row_no, row in enumerate(iter_json_array(f, str(self.path)), start=1):
+                    yield row_no, row if isinstance(row, dict) else BadLine("array element is not an object")
         else:  # JSONL (a .json file holding one object per line is read the same way)
             with _open_text(self.path) as f:
-                for row_no, line in enumerate(f):
+                for row_no, line in enumerate(f, start=1):
                     if not line.strip():
                         continue
                     try:
@@ -99,6 +101,77 @@ class InputFile:
                         yield row_no, BadLine(f"invalid JSON: {e.msg} at column {e.colno}")
                         continue
                     yield row_no, row if isinstance(row, dict) else BadLine("line is not a JSON object")
+
+
+def iter_json_array(f: io.TextIOBase, where: str, chunk_chars: int = _JSON_CHUNK_CHARS) -> Iterator:
+    """The elements of a top-level JSON array, decoded one at a time from `f`.
+
+    Memory holds one element plus one chunk: the buffer is refilled until `raw_decode` can parse the
+    next complete element, and consumed text is dropped. A malformed array raises DataPrepError naming
+    the element number (JSON cannot resynchronise after a syntax error, so nothing later is trusted).
+    """
+    decoder = json.JSONDecoder()
+    buf, pos, eof, number = "", 0, False, 0
+
+    def fill(size: int = chunk_chars) -> bool:
+        nonlocal buf, pos, eof
+        chunk = f.read(size)
+        if not chunk:
+            eof = True
+            return False
+        buf = buf[pos:] + chunk
+        pos = 0
+        return True
+
+    def skip_space() -> None:
+        nonlocal pos
+        while True:
+            while pos < len(buf) and buf[pos].isspace():
+                pos += 1
+            if pos < len(buf) or not fill():
+                return
+
+    skip_space()
+    if pos >= len(buf) or buf[pos] != "[":
+        raise DataPrepError(f"{where}: not a JSON array")
+    pos += 1
+    expect_value = True  # right after "[" or ","
+    first = True
+    while True:
+        skip_space()
+        if pos >= len(buf):
+            raise DataPrepError(f"{where}: JSON array ends early after element {number} (truncated file?)")
+        ch = buf[pos]
+        if ch == "]" and (first or not expect_value):
+            pos += 1
+            skip_space()
+            if pos < len(buf):
+                raise DataPrepError(f"{where}: unexpected text after the JSON array's closing ']'")
+            return
+        if not expect_value:
+            if ch != ",":
+                raise DataPrepError(f"{where}: expected ',' or ']' after element {number}, found {ch!r}")
+            pos += 1
+            expect_value = True
+            continue
+        while True:
+            try:
+                value, end = decoder.raw_decode(buf, pos)
+            except json.JSONDecodeError as e:
+                # an element cut by the chunk boundary fails to decode: read more (doubling the
+                # pending text, so a huge element costs O(size log size), not O(size^2)) and retry
+                if not eof and fill(max(chunk_chars, len(buf) - pos)):
+                    continue
+                raise DataPrepError(f"{where}: element {number + 1} is not valid JSON ({e.msg})") from None
+            # a number at the end of the buffer may continue in the next chunk ("12" + "34")
+            if end == len(buf) and not eof and fill(chunk_chars):
+                continue
+            break
+        number += 1
+        pos = end
+        first = False
+        expect_value = False
+        yield value
 
 
 def _flatten_keys(row: dict) -> set[str]:

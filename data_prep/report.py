@@ -124,9 +124,15 @@ class Report:
         if "decontamination" in d:
             dc = d["decontamination"]
             lines.append(
-                f"decontamination ({dc['ngram']}-gram, {dc['indexed_ngrams']} indexed n-grams): "
-                f"removed per eval set {dc['removed_per_eval_set']}"
+                f"decontamination ({dc['ngram']}-word n-grams, {dc['indexed_ngrams']} indexed, "
+                f"{dc['boilerplate_ngrams']} boilerplate): removed per eval set {dc['removed_per_eval_set']}, "
+                f"per rule {dc['removed_per_rule']}"
             )
+            for r in dc["removed"][:3]:
+                lines.append(
+                    f"    e.g. {r['row']} ({r['source_id']}) ~ {r['eval_set']} {r['eval_id']} [{r['rule']}]: "
+                    f"{r['matched_ngrams'][:2]}"
+                )
         for name, h in d["length_histograms"].items():
             lines.append(
                 f"{name} histogram (max {h['max']}): "

@@ -1,7 +1,12 @@
-"""Text normalisation, tokens and n-grams used by dedup and decontamination (data-eval.md §4.3).
+"""Text normalisation, word tokens and n-grams used by dedup and decontamination.
 
-Normalisation: Unicode NFKC, lowercase, whitespace collapsed. Tokens are maximal alphanumeric runs
-(any script) or single non-space symbols, so "x^2+1" gives ["x", "^", "2", "+", "1"].
+See docs/data-and-eval.md, "Decontamination". Normalisation is Unicode NFKC, lowercase and collapsed
+whitespace. Decontamination tokens are *words*: maximal alphanumeric runs (any script) of the
+normalised text after Asymptote blocks (``[asy] ... [/asy]``), LaTeX environment markers
+(``\\begin{..}``, ``\\end{..}``) and LaTeX command names (``\\frac``, ``\\left``) are removed.
+Braces, ``$``, punctuation and operators are never tokens, so ``$\\frac{1}{2}x^2$`` gives
+["1", "2", "x", "2"] and ``\\text{Evelyn}`` gives ["evelyn"]. Markup-only differences therefore
+never break a match, and markup-only boilerplate (``draw((0,0)--(1,0))``) never forms one.
 """
 
 from __future__ import annotations
@@ -11,11 +16,14 @@ import re
 import unicodedata
 from collections.abc import Iterator
 
-# [^\W_]+ is "one or more letters/digits" (\w minus underscore); every other non-space character,
-# underscore included, is a token of its own.
-_TOKEN_RE = re.compile(r"[^\W_]+|[^\w\s]|_")
-# the same rule for lowercased ASCII text (NFKC is the identity there), about 20% faster
-_ASCII_TOKEN_RE = re.compile(r"[a-z0-9]+|[^a-z0-9\s]")
+# An unterminated [asy] block runs to the end of the text (truncated problems still lose their code).
+_ASY_RE = re.compile(r"\[asy\].*?(?:\[/asy\]|\Z)", re.DOTALL | re.IGNORECASE)
+_ENV_RE = re.compile(r"\\(?:begin|end)\s*\{[^{}]*\}")
+_COMMAND_RE = re.compile(r"\\[a-zA-Z]+")
+# [^\W_]+ is "one or more letters/digits" (\w minus underscore)
+_WORD_RE = re.compile(r"[^\W_]+")
+# the same rule for ASCII text as one C-level pass: every non-alphanumeric character becomes a space
+_ASCII_NON_WORD = str.maketrans({chr(i): " " for i in range(128) if not chr(i).isalnum()})
 
 
 def normalize(text: str) -> str:
@@ -23,11 +31,21 @@ def normalize(text: str) -> str:
     return " ".join(unicodedata.normalize("NFKC", text).lower().split())
 
 
-def tokens(text: str) -> list[str]:
-    """Tokens of the normalised text (whitespace collapse does not change the token list)."""
-    if text.isascii():
-        return _ASCII_TOKEN_RE.findall(text.lower())
-    return _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower())
+def strip_markup(text: str) -> str:
+    """The text with Asymptote blocks, LaTeX environment markers and command names removed."""
+    if "[" in text:
+        text = _ASY_RE.sub(" ", text)
+    if "\\" in text:
+        text = _ENV_RE.sub(" ", text)
+        text = _COMMAND_RE.sub(" ", text)
+    return text
+
+
+def words(text: str) -> list[str]:
+    """Decontamination tokens: the words of the normalised text with markup removed."""
+    if text.isascii():  # NFKC is the identity on ASCII
+        return strip_markup(text).lower().translate(_ASCII_NON_WORD).split()
+    return _WORD_RE.findall(strip_markup(unicodedata.normalize("NFKC", text)).lower())
 
 
 def ngrams(toks: list[str], n: int) -> Iterator[tuple[str, ...]]:

@@ -39,6 +39,7 @@ class Example:
     test_format: str | None = None
     gold: str | None = None
     source: str = ""  # the source shape name, set by the pipeline
+    location: str = ""  # "file:N" (N = 1-based line or row number), set by the pipeline
 
 
 @dataclass

@@ -100,10 +100,10 @@ def test_sft_longcot_all_shapes(tmp_path, run_build, load_sft, tiny_tokenizer):
     assert report["totals"] == {"read": 8, "rejected": 2, "dropped": 0, "written": 7}
     rejected = report["rejected"]["rows"]
     assert any(
-        r.startswith(f"{inputs[2]}:0: ") and "is_reasoning_complete is false [generation 1]" in r
+        r.startswith(f"{inputs[2]}:1: ") and "is_reasoning_complete is false [generation 1]" in r
         for r in rejected
     )
-    assert any(r.startswith(f"{inputs[5]}:1: input is the placeholder '-'") for r in rejected)
+    assert any(r.startswith(f"{inputs[5]}:2: input is the placeholder '-'") for r in rejected)
 
     ds = load_sft(out)
     assert len(ds) == 7
@@ -293,6 +293,7 @@ def test_malformed_rows_reported_with_file_and_row(tmp_path, run_build):
     report, out = run_build("rl-math", [path])
     assert pq.read_metadata(out).num_rows == 2
     rows = report["rejected"]["rows"]
-    assert rows[0].startswith(f"{path}:1: invalid JSON")
-    assert rows[1] == f"{path}:2: field 'answer' is null"
+    # 1-based line numbers, as an editor shows them: line 1 is the first row
+    assert rows[0].startswith(f"{path}:2: invalid JSON")
+    assert rows[1] == f"{path}:3: field 'answer' is null"
     assert report["totals"]["rejected"] == 2

@@ -1,4 +1,4 @@
-"""Filters: dedup, decontamination, pass rate, token length, responses per prompt; each counted."""
+"""Filters: pass rate, token length, responses per prompt; each counted."""
 
 from __future__ import annotations
 
@@ -7,55 +7,20 @@ import json
 import pyarrow.parquet as pq
 from dp_fixtures import acereason_row, deepscaler_row, write_jsonl
 
-from data_prep.decontam import NgramIndex
-
-EVAL_Q = "Find the number of ordered pairs of positive integers whose product equals exactly one thousand."
-
-
-def _eval_file(tmp_path):
-    return write_jsonl(
-        tmp_path / "amc_like.jsonl",
-        [{"id": 0, "problem": EVAL_Q, "question": EVAL_Q, "answer": 16.0, "url": "u"}],
-    )
-
-
-def test_dedup_and_decontamination_counts(tmp_path, run_build):
-    overlapping = "Warm-up. " + EVAL_Q.split(" equals")[0] + " is large."  # shares 9+ tokens with EVAL_Q
+def test_dedup_counts(tmp_path, run_build):
     train = write_jsonl(
         tmp_path / "dsr.jsonl",
         [
             deepscaler_row(q="What is 1+1?", answer="2"),
             deepscaler_row(q="What is 1+1?", answer="2"),  # exact duplicate
             deepscaler_row(q="  WHAT is 1+1? ", answer="2"),  # duplicate after normalisation
-            deepscaler_row(q=overlapping, answer="3"),  # 9-gram overlap with the eval question
-            deepscaler_row(
-                q="Find the number of ordered pairs of apples.", answer="4"
-            ),  # only 7 shared tokens
+            deepscaler_row(q="What is 1+2?", answer="3"),
         ],
     )
-    report, out = run_build("rl-math", [train], decontaminate=[str(_eval_file(tmp_path))])
-    assert [r["prompt"][0]["content"] for r in pq.read_table(out).to_pylist()] == [
-        "What is 1+1?",
-        "Find the number of ordered pairs of apples.",
-    ]
+    report, out = run_build("rl-math", [train])
+    assert [r["prompt"][0]["content"] for r in pq.read_table(out).to_pylist()] == ["What is 1+1?", "What is 1+2?"]
     assert report["per_filter"]["dedup_exact"]["dropped"] == 1
     assert report["per_filter"]["dedup_normalized"]["dropped"] == 1
-    dc = report["decontamination"]
-    assert dc["removed_per_eval_set"] == {"amc23": 1}
-    assert dc["removed_ids"] == [
-        {"source": "deepscaler", "source_id": dc["removed_ids"][0]["source_id"], "eval_sets": ["amc23"]}
-    ]
-    assert dc["eval_files"][0]["questions"] == 1
-
-
-def test_ngram_index_boundary():
-    idx = NgramIndex(3)
-    idx.add_text("setA", "a b c d")
-    idx.add_text("setB", "c d e")
-    assert idx.matches("x a b c") == ["setA"]
-    assert idx.matches("b c d e") == ["setA", "setB"]
-    assert idx.matches("a b x c d") == []  # no 3 consecutive shared tokens
-    assert idx.matches("a b") == []  # shorter than n
 
 
 def test_pass_rate_filter(tmp_path, run_build):
@@ -112,5 +77,5 @@ def test_bad_rollout_file_is_named(tmp_path, run_build):
     train = write_jsonl(tmp_path / "dsr.jsonl", [deepscaler_row()])
     bad = tmp_path / "r.jsonl"
     bad.write_text(json.dumps({"source_id": "a", "n": 2, "n_correct": 3}) + "\n")
-    with pytest.raises(DataPrepError, match=r"r.jsonl:0: need integers 0 <= n_correct <= n"):
+    with pytest.raises(DataPrepError, match=r"r.jsonl:1: need integers 0 <= n_correct <= n"):
         run_build("rl-math", [train], pass_rate_file=str(bad))

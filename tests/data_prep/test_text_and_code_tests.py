@@ -1,4 +1,4 @@
-"""Normalisation/tokens (data-eval.md §4.3) and code test-spec conversion (rewards.md §4.2)."""
+"""Normalisation/words and code test-spec conversion (docs/data-and-eval.md)."""
 
 from __future__ import annotations
 
@@ -16,31 +16,13 @@ from hypothesis import strategies as st
 
 from data_prep import code_tests
 from data_prep.errors import RowError
-from data_prep.text import _TOKEN_RE, ngrams, normalize, tokens
+from data_prep.text import _WORD_RE, ngrams, normalize, strip_markup, words
 
 
-def test_normalize_and_tokens_hand_derived():
+def test_normalize_and_ngrams_hand_derived():
     # NFKC maps the full-width "Ｘ" to "X" and the ligature "ﬁ" to "fi"; lowercase; whitespace collapsed
     assert normalize("  Ｘ^2\t+ ﬁnd\n\nIt ") == "x^2 + find it"
-    # alnum runs stay whole; every other non-space char (underscore too) is its own token
-    assert tokens("Let $f(x_1)=3.5$, café!") == [
-        "let",
-        "$",
-        "f",
-        "(",
-        "x",
-        "_",
-        "1",
-        ")",
-        "=",
-        "3",
-        ".",
-        "5",
-        "$",
-        ",",
-        "café",
-        "!",
-    ]
+    assert words("Let $f(x_1)=3.5$, café!") == ["let", "f", "x", "1", "3", "5", "café"]
     assert list(ngrams(["a", "b", "c", "d"], 3)) == [("a", "b", "c"), ("b", "c", "d")]
     assert list(ngrams(["a", "b"], 3)) == []
 
@@ -48,7 +30,7 @@ def test_normalize_and_tokens_hand_derived():
 @settings(max_examples=300, deadline=None)
 @given(st.text(alphabet=st.characters(max_codepoint=127), max_size=60))
 def test_ascii_fast_path_equals_the_unicode_rule(text):
-    assert tokens(text) == _TOKEN_RE.findall(unicodedata.normalize("NFKC", text).lower())
+    assert words(text) == _WORD_RE.findall(strip_markup(unicodedata.normalize("NFKC", text)).lower())
 
 
 def test_lcb_compressed_tests_decode():
