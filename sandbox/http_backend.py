@@ -3,7 +3,7 @@
 Each program is one ``POST /evaluate``; the server bounds concurrency and judges. Transport failures,
 timeouts and 5xx answers become SE records (infrastructure: evaluate() retries once); a 4xx answer is
 a caller mistake (e.g. limits above the server's maximum) and raises ValueError with the server's
-message, naming the field.
+message, naming the field. A malformed answer (not a bounded JSON object of the expected shape) is SE.
 """
 
 from __future__ import annotations
@@ -15,8 +15,10 @@ import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from sandbox.backend import Backend
+from sandbox.compare import parse_untrusted_json
 from sandbox.types import IsolationUnavailable, Limits, ProgramResult, TestRecord, TestSpec, Verdict
 
+MAX_RESPONSE_DEPTH = 16  # a ProgramResult is 4 levels deep
 _RECORD_FIELDS = ("detail", "exit_status", "signal", "cpu_s", "wall_s", "peak_mem_mb", "stdout_head",
                   "stdout_tail", "stderr_tail", "stdout_bytes", "cap_hit")
 
@@ -64,7 +66,10 @@ class HttpBackend(Backend):
                                      headers={"Content-Type": "application/json", "Accept": "application/json"})
         try:
             with urllib.request.urlopen(req, timeout=timeout) as resp:
-                return json.loads(resp.read())
+                ok, answer, reason = parse_untrusted_json(resp.read(), max_depth=MAX_RESPONSE_DEPTH)
+                if not ok or not isinstance(answer, dict):
+                    raise ValueError(f"malformed answer from {self.url}{path}: {reason or type(answer).__name__}")
+                return answer
         except urllib.error.HTTPError as e:
             payload = e.read().decode("utf-8", "replace")
             if 400 <= e.code < 500 and e.code != 408:
@@ -81,8 +86,11 @@ class HttpBackend(Backend):
         # the server answers within n_tests * (wall cap + slack); its queue may add more
         timeout = spec.n_tests * (limits.wall_cap_s + 2.0) + self.timeout_slack_s
         try:
-            return result_from_dict(self._request("POST", "/evaluate", body, timeout))
-        except (OSError, ValueError, KeyError) as e:
+            result = result_from_dict(self._request("POST", "/evaluate", body, timeout))
+            if result.n_tests != spec.n_tests:  # misaligned verdicts would be scored against the wrong tests
+                raise ValueError(f"the service answered {result.n_tests} results for {spec.n_tests} tests")
+            return result
+        except (OSError, ValueError, KeyError, TypeError) as e:  # the service failed us: SE, never a crash
             if isinstance(e, ValueError) and str(e).startswith("sandbox service rejected"):
                 raise
             detail = f"sandbox service {self.url} failed: {type(e).__name__}: {e}"

@@ -70,3 +70,67 @@ def test_single_evaluate_and_run_code_also_answer_200_with_se():
 def test_hostile_request_bodies_are_400_not_500(raw):
     status, answer = request("POST", "/evaluate_batch", raw=raw, config=ServiceConfig(max_body_bytes=1 << 20))
     assert status == 400 and answer["error"] == "invalid_request", answer
+
+
+# ------------------------------------------------------------------------------------------------
+# the `http` client: whatever a (broken) service answers is SE for that program, never an exception
+
+
+@pytest.fixture
+def fake_service():
+    """A loopback HTTP server whose /evaluate answer the test sets; /health is fine."""
+    import http.server
+    import threading
+
+    answers = {"evaluate": b"{}"}
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def _reply(self, data: bytes):
+            self.send_response(200)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self):  # noqa: N802
+            self._reply(b'{"backend": "fake", "isolation": "none"}')
+
+        def do_POST(self):  # noqa: N802
+            self.rfile.read(int(self.headers["Content-Length"]))
+            self._reply(answers["evaluate"])
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", answers
+    server.shutdown()
+    server.server_close()
+
+
+def _result(n_tests: int) -> bytes:
+    return json.dumps({"backend": "fake", "isolation": "none", "wall_s": 0.0,
+                       "tests": [{"verdict": "AC"} for _ in range(n_tests)]}).encode()
+
+
+@pytest.mark.parametrize("answer", [
+    b"[" * 100_000 + b"]" * 100_000,  # deep JSON: json.loads would raise RecursionError
+    b'{"tests": 5}',  # wrong shape: TypeError inside the client
+    b'{"tests": [{"verdict": "MAYBE"}], "backend": "x", "isolation": "y", "wall_s": 0}',
+    _result(1),  # one result for two tests
+    b"not json",
+])
+def test_http_backend_turns_a_broken_answer_into_se(fake_service, answer):
+    from sandbox import get_backend
+    from sandbox.types import Limits, TestSpec
+
+    url, answers = fake_service
+    answers["evaluate"] = answer
+    backend = get_backend("http", url=url)
+    result = asyncio.run(backend.evaluate("print(1)", TestSpec.from_dict(TESTS), Limits(), "lines"))
+    assert [t.verdict for t in result.tests] == [Verdict.SE, Verdict.SE], result.tests[0].detail
+    answers["evaluate"] = _result(2)  # and a good answer still works
+    ok = asyncio.run(backend.evaluate("print(1)", TestSpec.from_dict(TESTS), Limits(), "lines"))
+    assert [t.verdict for t in ok.tests] == [Verdict.AC, Verdict.AC]
