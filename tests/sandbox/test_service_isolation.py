@@ -92,10 +92,10 @@ def fake_service():
             self.end_headers()
             self.wfile.write(data)
 
-        def do_GET(self):  # noqa: N802
+        def do_GET(self):
             self._reply(b'{"backend": "fake", "isolation": "none"}')
 
-        def do_POST(self):  # noqa: N802
+        def do_POST(self):
             self.rfile.read(int(self.headers["Content-Length"]))
             self._reply(answers["evaluate"])
 
