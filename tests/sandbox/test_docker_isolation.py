@@ -103,6 +103,37 @@ def test_the_runner_runs_under_another_uid_and_cannot_be_prlimited_or_reniced(ma
     assert verdicts(r) == [Verdict.AC, Verdict.AC], r.tests[0].stdout_head
 
 
+def test_deep_json_return_value_is_wa_not_se(make_backend):
+    deep = "def f(x):\n    v = []\n    for _ in range(100000):\n        v = [v]\n    return v\n"
+    ok = "def f(x):\n    return x + 1\n"
+    spec = {"inputs": ["1", "2"], "outputs": ["2", "3"], "fn_name": "f"}
+    b = make_backend()
+    r = run(b, deep, spec)
+    # json.dumps in the test process itself may hit the recursion limit (RE); the parent never fails
+    assert set(verdicts(r)) <= {Verdict.WA, Verdict.RE}, [(t.verdict, t.detail) for t in r.tests]
+    raw_deep = "import os\ndef f(x):\n    os.write(3, b'[' * 200000 + b']' * 200000)\n    os._exit(0)\n"
+    r = run(b, raw_deep, spec)  # writes deep JSON straight to the result channel
+    assert verdicts(r) == [Verdict.WA, Verdict.WA], [(t.verdict, t.detail) for t in r.tests]
+    assert verdicts(run(b, ok, spec)) == [Verdict.AC, Verdict.AC]
+
+
+def test_hostile_programs_next_to_a_correct_one_leave_its_verdicts_alone(make_backend):
+    b = make_backend(pool_size=2)
+    bombs = ["import os\nwhile True:\n    try:\n        os.fork()\n    except OSError:\n        pass",
+             "a = []\nwhile True:\n    a.append(bytearray(1 << 24))"]
+
+    async def together():
+        return await asyncio.gather(
+            b.evaluate(bombs[0], TestSpec.from_dict({"inputs": [""], "outputs": [""]}), FAST, "lines"),
+            b.evaluate("print(input())", TestSpec.from_dict(ECHO3), FAST, "lines"),
+            b.evaluate(bombs[1], TestSpec.from_dict({"inputs": [""], "outputs": [""]}), FAST, "lines"))
+
+    fork_bomb, correct, memory_bomb = asyncio.run(together())
+    assert verdicts(correct) == [Verdict.AC] * 3
+    assert verdicts(fork_bomb)[0] in (Verdict.RE, Verdict.TLE)
+    assert verdicts(memory_bomb)[0] in (Verdict.MLE, Verdict.RE)
+
+
 # ------------------------------------------------------------------------------------------------
 # no state crosses between programs (warm container) or tests
 

@@ -224,6 +224,20 @@ def test_evaluate_batch_returns_program_results_in_order(server):
     assert [t["verdict"] for t in answer["results"][1]["tests"]] == ["AC", "WA"]
 
 
+def test_deep_json_on_the_result_channel_costs_only_that_program(server):
+    # a call-based program writes deeply nested JSON straight to the result channel (fd 3): today's
+    # json.loads raised RecursionError in the parent and the service answered 500, losing the batch
+    tests = {"inputs": ["1", "2"], "outputs": ["2", "3"], "fn_name": "f"}
+    items = [{"program": "def f(x):\n    return x + 1", "tests": tests},
+             {"program": "import os\ndef f(x):\n    os.write(3, b'[' * 200000 + b']' * 200000)\n    os._exit(0)",
+              "tests": tests},
+             {"program": "def f(x):\n    return x + 1", "tests": tests}]
+    status, answer = post(server, "/evaluate_batch", {"items": items, "limits": {"cpu_s": 2}})
+    assert status == 200, answer
+    assert [[t["verdict"] for t in r["tests"]] for r in answer["results"]] == [["AC", "AC"], ["WA", "WA"],
+                                                                              ["AC", "AC"]]
+
+
 def test_http_backend_gives_the_same_verdicts_as_local(server):
     backend = get_backend("http", url=server)
     spec = {"inputs": ["3\n", "4\n"], "outputs": ["9\n", "16\n"]}
