@@ -25,12 +25,54 @@ import pyarrow.parquet as pq
 from data_prep.decontam import DecontaminationIndex
 from data_prep.text import ngrams, normalize, text_key, words
 
-EVAL_FILES = ["aime24.jsonl", "aime25.jsonl", "hmmt_feb2025.jsonl", "amc23.jsonl", "math500.json", "HumanEval.jsonl.gz"]
-_WORDS = (
-    "find the number of real solutions integer positive sum product triangle circle area let be such that "
-    "compute value where and is in a with each if how many ways can probability express your answer as "
-    "common fraction"
-).split()
+EVAL_FILES = [
+    "aime24.jsonl",
+    "aime25.jsonl",
+    "hmmt_feb2025.jsonl",
+    "amc23.jsonl",
+    "math500.json",
+    "HumanEval.jsonl.gz",
+]
+_WORDS = [
+    "find",
+    "the",
+    "number",
+    "of",
+    "real",
+    "solutions",
+    "integer",
+    "positive",
+    "sum",
+    "product",
+    "triangle",
+    "circle",
+    "area",
+    "let",
+    "be",
+    "such",
+    "that",
+    "compute",
+    "value",
+    "where",
+    "and",
+    "is",
+    "in",
+    "a",
+    "with",
+    "each",
+    "if",
+    "how",
+    "many",
+    "ways",
+    "can",
+    "probability",
+    "express",
+    "your",
+    "answer",
+    "as",
+    "common",
+    "fraction",
+]
 
 
 def math_train_prompts(data: Path) -> list[str]:
@@ -47,7 +89,7 @@ def synthetic_prompts(n: int, seed: int, donors: list[str]) -> list[str]:
         text = " ".join(rng.choice(_WORDS) for _ in range(rng.randint(15, 90)))
         text += f" $\\frac{{{rng.randint(1, 99)}}}{{{rng.randint(2, 9)}}}x^{rng.randint(2, 9)}$?"
         if i % 10 == 0:
-            text += " [asy] draw((0,0)--(1,0)--(1,1)--cycle); label(\"$A$\",(0,0),SW); [/asy]"
+            text += ' [asy] draw((0,0)--(1,0)--(1,1)--cycle); label("$A$",(0,0),SW); [/asy]'
         if i % 100 == 0:
             src = words(rng.choice(donors))
             start = rng.randint(0, max(0, len(src) - 20))
@@ -104,7 +146,9 @@ def main() -> None:
     real = math_train_prompts(args.data)
     for kind in ("math_train", "synthetic"):
         for n in args.sizes:
-            rows = (real * (n // len(real) + 1))[:n] if kind == "math_train" else synthetic_prompts(n, 0, real)
+            rows = (
+                (real * (n // len(real) + 1))[:n] if kind == "math_train" else synthetic_prompts(n, 0, real)
+            )
             gc.collect()
             gc.freeze()  # the pipeline streams rows; keep this list out of every cyclic-GC pass
             wall, cpu, naive = [], [], []
@@ -116,7 +160,9 @@ def main() -> None:
                 naive.append(nw)
             gc.unfreeze()
             removed = sum(m is not None for m in ours)
-            assert [m is not None for m in ours] == [m is not None for m in base], "fast path changed a decision"
+            assert [m is not None for m in ours] == [m is not None for m in base], (
+                "fast path changed a decision"
+            )
             print(
                 f"{kind:>10} {n:>7} rows: {n / statistics.median(wall):>9,.0f} rows/s wall, "
                 f"{n / statistics.median(cpu):>9,.0f} rows/s CPU (median of {args.repeats}), naive baseline "

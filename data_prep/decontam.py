@@ -220,7 +220,9 @@ class DecontaminationIndex:
         best: tuple | None = None
         for item, item_grams in shared.items():
             informative = sum(1 for g in item_grams if not self.is_boilerplate(g))
-            coverage = min(len(item_grams) / max(1, self.items[item].num_ngrams), len(item_grams) / len(grams))
+            coverage = min(
+                len(item_grams) / max(1, self.items[item].num_ngrams), len(item_grams) / len(grams)
+            )
             if informative >= self.min_shared:
                 rule = "ngram"
             elif coverage >= self.min_coverage:

@@ -85,7 +85,9 @@ class DecontaminationFilter:
             return None
         self.removed_per_eval_set[m.eval_set] += 1
         self.removed_per_rule[m.rule] += 1
-        self.removed.append({"source": ex.source, "source_id": ex.source_id, "row": ex.location, **m.as_dict()})
+        self.removed.append(
+            {"source": ex.source, "source_id": ex.source_id, "row": ex.location, **m.as_dict()}
+        )
         return f"{m.rule} match with {m.eval_set} item {m.eval_id}"
 
     def summary(self) -> dict:

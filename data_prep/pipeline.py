@@ -115,7 +115,9 @@ class BuildConfig:
         if self.prompt_style not in PROMPT_STYLES:
             bad(f"--prompt-style must be one of {', '.join(PROMPT_STYLES)}")
         if self.data_source is not None and not is_routable(self.data_source):
-            bad(f"--data-source {self.data_source!r} is not a name the reward router knows (see docs/rewards.md)")
+            bad(
+                f"--data-source {self.data_source!r} is not a name the reward router knows (see docs/rewards.md)"
+            )
         if self.lcb_window is not None and self.lcb_window not in eval_sets.LCB_WINDOWS:
             bad(f"--lcb-window must be one of {', '.join(eval_sets.LCB_WINDOWS)}")
         for key in ("code_timeout", "max_test_cases"):

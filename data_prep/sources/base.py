@@ -9,7 +9,6 @@ columns found and, for the closest shape, the columns it lacks.
 from __future__ import annotations
 
 import json
-import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,8 +16,9 @@ from pathlib import Path
 import pyarrow as pa
 
 from data_prep.errors import DataPrepError, RowError
+from g2rl_verl.eval.datasets import SIMPLERL_SYSTEM_PROMPT, BenchmarkRowError, gold_to_string
 
-SIMPLERL_SYSTEM_PROMPT = "Please reason step by step, and put your final answer within \\boxed{}."
+__all__ = ["SIMPLERL_SYSTEM_PROMPT"]  # re-exported for the source modules; defined in eval.datasets
 
 
 @dataclass
@@ -156,18 +156,11 @@ def user_text(turns: list[dict], key: str) -> str:
 
 
 def answer_string(value, key: str) -> str:
-    """A gold answer as a string; integral floats become integer strings (27.0 -> "27")."""
-    if isinstance(value, bool):
-        raise RowError(f"field '{key}' is a boolean, not an answer")
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            raise RowError(f"field '{key}' is not finite ({value})")
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, str) and value.strip():
-        return value.strip()
-    raise RowError(f"field '{key}' is not a usable answer ({type(value).__name__})")
+    """A gold answer as a string (the shared rule, `g2rl_verl.eval.datasets.gold_to_string`)."""
+    try:
+        return gold_to_string(value, key)
+    except BenchmarkRowError as e:
+        raise RowError(str(e)) from None
 
 
 def last_boxed(text: str) -> str | None:

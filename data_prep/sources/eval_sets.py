@@ -1,10 +1,11 @@
-"""eval-sets source shapes: the exact file layouts of data-eval.md §6 (AIME24, AIME25, HMMT Feb 2025,
-AMC23, MATH-500) plus GPQA-Diamond, MMLU-Pro and LiveCodeBench (§7).
+"""eval-sets source shapes: the shared benchmark files (AIME24, AIME25, HMMT Feb 2025, AMC23,
+MATH-500; parsed by `g2rl_verl.eval.datasets.parse_row`, their one parser) plus GPQA-Diamond,
+MMLU-Pro and LiveCodeBench. Formats: docs/data-and-eval.md, "Benchmark files".
 
-data_source names are the evaluation names the reward router knows (rewards.md §6). Native prompts:
+data_source names are the evaluation names the reward router knows. Native prompts:
 math is the raw question as one user turn (Klear's protocol; --prompt-style simplerl adds G2RL's
 system prompt); multiple choice always uses the SimpleRL system prompt with one option per line
-(data-eval.md §9); LiveCodeBench uses its generic chat format (system preamble, ### Question,
+(docs/data-and-eval.md); LiveCodeBench uses its generic chat format (system preamble, ### Question,
 ### Format, ### Answer).
 """
 
@@ -19,24 +20,18 @@ import pyarrow as pa
 from data_prep import code_tests
 from data_prep.errors import RowError
 from data_prep.sources.base import (
-    SIMPLERL_SYSTEM_PROMPT,
     ConvertOptions,
     Example,
     Filtered,
     SourceShape,
-    answer_string,
-    chat_turns,
     field_of,
     math_prompt,
-    user_text,
 )
 from data_prep.sources.rl_code import KLEAR_CODE_PREAMBLE
+from g2rl_verl.eval.datasets import LCB_WINDOWS, SIMPLERL_SYSTEM_PROMPT, BenchmarkRowError, parse_row
 
-LCB_WINDOWS = {
-    # (version tag, first contest date, last contest date), both inclusive at midnight
-    "v5": ("release_v5", "2024-08-01", "2025-02-01"),
-    "v6": ("release_v6", "2025-02-01", "2025-05-01"),
-}
+__all__ = ["LCB_WINDOWS", "SHAPES", "gpqa_option_order", "lcb_prompt"]
+
 LETTERS = "ABCDEFGHIJ"
 
 
@@ -58,51 +53,17 @@ def _math_eval(
     )
 
 
-def _question_of(row: dict) -> str:
-    return user_text(chat_turns(field_of(row, "messages", (list, str)), "messages"), "messages").strip()
+def _benchmark_converter(fmt: str):
+    """data_prep's view of a shared benchmark file: the one parser in g2rl_verl.eval.datasets."""
 
+    def convert(row: dict, opts: ConvertOptions):
+        try:
+            item = parse_row(fmt, row)
+        except BenchmarkRowError as e:
+            raise RowError(str(e)) from None
+        yield _math_eval(fmt, item.problem_id, item.question, item.gold, opts, dict(item.extra))
 
-def _convert_aime24(row: dict, opts: ConvertOptions):
-    gold = answer_string(field_of(row, "meta.answer", (str, int)), "meta.answer")
-    yield _math_eval(
-        "aime24", str(field_of(row, "meta.unique_id", (str, int))), _question_of(row), gold, opts
-    )
-
-
-def _convert_aime25(row: dict, opts: ConvertOptions):
-    gold = answer_string(field_of(row, "meta.solution", (str, int)), "meta.solution")
-    number = field_of(row, "meta.unique_id", int)
-    part = field_of(row, "meta.Part", int)
-    # rows 0-14 are AIME 2025 I and rows 15-29 AIME 2025 II; Part restarts at 0 for II
-    source_id = f"2025-{'I' if number < 15 else 'II'}-{part + 1}"
-    yield _math_eval("aime25", source_id, _question_of(row), gold, opts)
-
-
-def _convert_hmmt(row: dict, opts: ConvertOptions):
-    gold = answer_string(field_of(row, "answer", (str, int)), "answer")
-    yield _math_eval(
-        "hmmt_feb2025", f"hmmt_feb2025-{field_of(row, 'id', (int, str))}", _question_of(row), gold, opts
-    )
-
-
-def _convert_amc23(row: dict, opts: ConvertOptions):
-    gold = answer_string(field_of(row, "answer", (int, float, str)), "answer")
-    yield _math_eval(
-        "amc23", f"amc23-{field_of(row, 'id', (int, str))}", field_of(row, "problem").strip(), gold, opts
-    )
-
-
-def _convert_math500(row: dict, opts: ConvertOptions):
-    gold = answer_string(field_of(row, "answer", (str, int, float)), "answer")
-    difficulty = row.get("difficulty")
-    yield _math_eval(
-        "math500",
-        field_of(row, "unique_id"),
-        field_of(row, "problem").strip(),
-        gold,
-        opts,
-        {"difficulty": None if difficulty is None else answer_string(difficulty, "difficulty")},
-    )
+    return convert
 
 
 def _mc_example(
@@ -231,7 +192,7 @@ SHAPES = [
         frozenset({"messages", "meta.answer", "meta.solution", "meta.Part"}),
         frozenset({"messages", "meta.answer", "meta.unique_id"}),
         "Apache-2.0 (KlearReasoner benchmarks)",
-        _convert_aime24,
+        _benchmark_converter("aime24"),
     ),
     SourceShape(
         "aime25",
@@ -239,7 +200,7 @@ SHAPES = [
         frozenset({"messages", "meta.solution", "meta.Part"}),
         frozenset({"messages", "meta.solution", "meta.unique_id", "meta.Part"}),
         "Apache-2.0 (KlearReasoner benchmarks)",
-        _convert_aime25,
+        _benchmark_converter("aime25"),
     ),
     SourceShape(
         "hmmt_feb2025",
@@ -247,7 +208,7 @@ SHAPES = [
         frozenset({"id", "messages", "solution", "answer"}),
         frozenset({"id", "messages", "answer"}),
         "Apache-2.0 (KlearReasoner benchmarks)",
-        _convert_hmmt,
+        _benchmark_converter("hmmt_feb2025"),
     ),
     SourceShape(
         "amc23",
@@ -255,7 +216,8 @@ SHAPES = [
         frozenset({"id", "problem", "question", "answer", "url"}),
         frozenset({"id", "problem", "answer"}),
         "MIT (Qwen2.5-Math evaluation data)",
-        _convert_amc23,
+        _benchmark_converter("amc23"),
+        (("url", pa.string()),),
     ),
     SourceShape(
         "math500",
@@ -263,8 +225,8 @@ SHAPES = [
         frozenset({"problem", "answer", "unique_id"}),
         frozenset({"problem", "answer", "unique_id"}),
         "MIT (rllm math.json)",
-        _convert_math500,
-        _DIFF,
+        _benchmark_converter("math500"),
+        (("level", pa.int64()), ("subject", pa.string())),
     ),
     SourceShape(
         "gpqa_diamond",
@@ -305,8 +267,3 @@ SHAPES = [
         _DIFF + (("contest_date", pa.string()),),
     ),
 ]
-
-
-def humaneval_problem(row: dict) -> str:
-    """HumanEval's question text (used by decontamination only)."""
-    return field_of(row, "prompt")

@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from g2rl_verl.eval.benchmarks import SIMPLERL_SYSTEM_PROMPT, load_problems, with_system_prompt
+from g2rl_verl.eval.datasets import SIMPLERL_SYSTEM_PROMPT, load_problems, with_system_prompt
 from g2rl_verl.eval.records import file_sha256, read_generations, write_records
 from g2rl_verl.eval.report import write_report
 from g2rl_verl.eval.scoring import grade

@@ -21,7 +21,7 @@ from typing import Any, Protocol
 
 from tqdm import tqdm
 
-from g2rl_verl.eval.benchmarks import Problem
+from g2rl_verl.eval.datasets import Problem
 from g2rl_verl.eval.records import (
     GenerationRecord,
     append_records,

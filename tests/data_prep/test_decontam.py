@@ -18,11 +18,25 @@ from data_prep.text import _WORD_RE, ngrams, strip_markup, words
 
 
 def test_words_drop_latex_markup_and_asymptote():
-    assert words(r"Let $\frac{1}{2}x^2 = y_1$ and \text{Evelyn}.") == ["let", "1", "2", "x", "2", "y", "1", "and", "evelyn"]
+    assert words(r"Let $\frac{1}{2}x^2 = y_1$ and \text{Evelyn}.") == [
+        "let",
+        "1",
+        "2",
+        "x",
+        "2",
+        "y",
+        "1",
+        "and",
+        "evelyn",
+    ]
     # environment names are markup; their contents are not
     assert words(r"\begin{pmatrix} a \\ b \end{pmatrix}") == ["a", "b"]
     # Asymptote code is dropped, closed or not (truncated problems)
-    assert words("Area? [asy] draw((0,0)--(1,0)); label(\"$A$\"); [/asy] Express it.") == ["area", "express", "it"]
+    assert words('Area? [asy] draw((0,0)--(1,0)); label("$A$"); [/asy] Express it.') == [
+        "area",
+        "express",
+        "it",
+    ]
     assert words("Area? [ASY]size(100); draw((0,0)--(1,0));") == ["area"]
     # the same words whatever the markup: "1/2" and "\dfrac{1}{2}" agree
     assert words(r"is $\dfrac{1}{2}$") == words("is 1/2")
@@ -49,7 +63,10 @@ def test_ascii_fast_path_equals_the_regex_rule(text):
 def test_ascii_fast_path_on_real_math_train():
     if not (SHARED_DATA / "math_train.parquet").exists():
         pytest.skip("shared data folder not present")
-    prompts = [p[-1]["content"] for p in pq.read_table(SHARED_DATA / "math_train.parquet").column("prompt").to_pylist()]
+    prompts = [
+        p[-1]["content"]
+        for p in pq.read_table(SHARED_DATA / "math_train.parquet").column("prompt").to_pylist()
+    ]
     for text in prompts:
         assert words(text) == _WORD_RE.findall(strip_markup(text).lower())
 
@@ -90,7 +107,12 @@ def test_ngram_rule_needs_min_shared_informative_ngrams():
     row10 = "Warm up. " + " ".join(eval_words[2:12]) + " Then stop."  # 10 shared words = 2 nine-grams
     idx = _index([row11, row10])
     m = idx.match(row11)
-    assert m is not None and (m.rule, m.eval_set, m.eval_id, m.informative_ngrams) == ("ngram", "bench", "q1", 3)
+    assert m is not None and (m.rule, m.eval_set, m.eval_id, m.informative_ngrams) == (
+        "ngram",
+        "bench",
+        "q1",
+        3,
+    )
     # the listed n-grams are word 9-grams of both texts, checked on the raw word lists
     both = {" ".join(g) for g in ngrams(words(EVAL), 9)} & {" ".join(g) for g in ngrams(words(row11), 9)}
     assert set(m.matched_ngrams) == both
@@ -124,7 +146,7 @@ def test_exact_rule_for_short_questions_keeps_markup():
 
 
 def test_asymptote_only_overlap_is_not_contamination():
-    asy = "[asy] draw((0,0)--(4,0)--(4,3)--cycle); label(\"$A$\",(0,0),SW); label(\"$B$\",(4,0),SE); [/asy]"
+    asy = '[asy] draw((0,0)--(4,0)--(4,3)--cycle); label("$A$",(0,0),SW); label("$B$",(4,0),SE); [/asy]'
     idx = _index([], eval_items=(("geo", "g1", "Find the hypotenuse of the triangle shown. " + asy),))
     assert idx.match("What is the area of the right triangle in the figure? " + asy) is None
 
@@ -142,7 +164,8 @@ def test_index_rejects_bad_settings():
 
 def test_pipeline_report_lists_each_removal(tmp_path, run_build):
     eval_file = write_jsonl(
-        tmp_path / "amc_like.jsonl", [{"id": 4, "problem": EVAL, "question": EVAL, "answer": 16.0, "url": "u"}]
+        tmp_path / "amc_like.jsonl",
+        [{"id": 4, "problem": EVAL, "question": EVAL, "answer": 16.0, "url": "u"}],
     )
     copied = "Warm up. " + " ".join(EVAL.split()[:20])
     train = write_jsonl(
@@ -191,7 +214,7 @@ def _run(files, prompts):
 
 
 def test_math_train_vs_math500_removes_1_to_6_percent_explainably(math_train_prompts):
-    idx, results = _run(["math500.json"], math_train_prompts)
+    _, results = _run(["math500.json"], math_train_prompts)
     removed = [(sid, text, m) for sid, text, m in results if m is not None]
     share = len(removed) / len(results)
     assert 0.01 <= share <= 0.06, f"{len(removed)} removed ({share:.2%})"
@@ -201,7 +224,9 @@ def test_math_train_vs_math500_removes_1_to_6_percent_explainably(math_train_pro
         eval_words = " " + " ".join(words(items[m.eval_id])) + " "
         row_words = " " + " ".join(words(text)) + " "
         if m.rule == "exact":
-            assert re.sub(r"\s+", " ", text.strip().lower()) == re.sub(r"\s+", " ", items[m.eval_id].strip().lower())
+            assert re.sub(r"\s+", " ", text.strip().lower()) == re.sub(
+                r"\s+", " ", items[m.eval_id].strip().lower()
+            )
             continue
         # every quoted n-gram is really in both texts
         for g in m.matched_ngrams:

@@ -7,6 +7,7 @@ import json
 import pyarrow.parquet as pq
 from dp_fixtures import acereason_row, deepscaler_row, write_jsonl
 
+
 def test_dedup_counts(tmp_path, run_build):
     train = write_jsonl(
         tmp_path / "dsr.jsonl",

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+
 import pyarrow.parquet as pq
 import pytest
 from dp_fixtures import SHARED_DATA

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from g2rl_verl.eval.benchmarks import Problem
+from g2rl_verl.eval.datasets import Problem
 from g2rl_verl.eval.generation import Completion, SamplingConfig, plan_generation, run_generation, sample_seed
 from g2rl_verl.eval.records import read_generations
 
@@ -103,8 +103,8 @@ def test_torn_final_line_is_repaired(tmp_path):
 def test_generate_cli_then_score_pipeline(tmp_path, monkeypatch):
     """`generate` (engine replaced by the recording engine: vLLM needs a GPU) then `score`, end to end."""
     from g2rl_verl.eval import generation
-    from g2rl_verl.eval.benchmarks import SIMPLERL_SYSTEM_PROMPT
     from g2rl_verl.eval.cli import main
+    from g2rl_verl.eval.datasets import SIMPLERL_SYSTEM_PROMPT
 
     seen = {}
 
