@@ -34,9 +34,6 @@ def prepare(config: DictConfig) -> None:
 
 @hydra.main(config_path="config", config_name="g2rl_trainer", version_base=None)
 def main(config: DictConfig) -> None:
-    from g2rl_verl.step_log import silence_harmless_warnings
-
-    silence_harmless_warnings()
     prepare(config)
     if OmegaConf.select(config, "g2rl_verl.dry_run", default=False):
         print(OmegaConf.to_yaml(config, resolve=True))
@@ -50,4 +47,7 @@ def main(config: DictConfig) -> None:
 
 
 if __name__ == "__main__":
+    from g2rl_verl.step_log import silence_harmless_warnings
+
+    silence_harmless_warnings()  # before Hydra composes (which imports verl); Ray workers inherit it
     main()
