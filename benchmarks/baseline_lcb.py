@@ -1,4 +1,4 @@
-"""Baseline D: a LiveCodeBench-style in-process harness, written from its description (spec §12.2).
+"""Baseline D: a LiveCodeBench-style in-process harness, written from its description.
 
 - one forked ``multiprocessing.Process`` per program;
 - inside it, every test runs IN-PROCESS (``exec`` of the program with a fake ``sys.stdin`` and a

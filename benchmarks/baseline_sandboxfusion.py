@@ -1,4 +1,4 @@
-"""Baseline C: a SandboxFusion-style service, written from its description (spec §10, §12.2).
+"""Baseline C: a SandboxFusion-style service, written from its public description.
 
 Server (``python benchmarks/baseline_sandboxfusion.py --port N``): FastAPI/uvicorn, one
 ``POST /run_code`` request per test; each request writes the code into a fresh temporary directory,

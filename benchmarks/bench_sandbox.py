@@ -1,4 +1,4 @@
-"""Sandbox throughput / fidelity / hygiene benchmark (spec sandbox.md §12). A script, not a test.
+"""Sandbox throughput / fidelity / hygiene benchmark (docs/sandbox.md, "Speed"). A script, not a test.
 
     python benchmarks/bench_sandbox.py [--problems 64 --tests 8 --per-problem 2 --cpu-s 1.0]
                                        [--concurrency 1,2,8] [--systems ours,sf,lcb,docker]
@@ -11,7 +11,7 @@ Systems (same host, same CPU budget):
 - ``lcb``: LiveCodeBench-style in-process harness (benchmarks/baseline_lcb.py).
 
 Workloads:
-- the labelled synthetic mix of spec §12.1 (sandbox/bench_workload.py, seeded). The unisolated
+- the labelled synthetic mix (sandbox/bench_workload.py, seeded). The unisolated
   baselines never get the host-harmful classes (memory / fork / thread bombs); those run on the
   isolated systems only, as a separate "hostile" pass;
 - the ``correct`` class alone ("overhead" workload: user code is ~0.1 ms, so CPU per test is the
@@ -47,7 +47,6 @@ from sandbox.bench_cli import (
     RunStats,
     cpu_now,
     fidelity,
-    numpy_site_packages,
     print_progress,
     print_table,
     run_ours,
@@ -143,6 +142,15 @@ def _wait_port(port: int, proc: subprocess.Popen, timeout: float = 60.0) -> None
     raise RuntimeError(f"baseline server did not listen on {port} within {timeout} s")
 
 
+def fidelity_he(s: RunStats) -> dict:
+    """HumanEval rows: every canonical solution is correct, so each failed test is a false negative."""
+    n = sum(len(f) for f in s.flags)
+    fn = sum(not x for f in s.flags for x in f)
+    err = [1 - sum(f) / len(f) for f in s.flags if f]
+    return {"mean_abs_reward_err": sum(err) / len(err) if err else 0.0, "fn_correct": [fn, n], "fn_slow": [0, 0],
+            "fp_hacks": [0, 0], "mismatch_by_class": {}}
+
+
 def load_humaneval(path: str) -> list[tuple[str, dict]]:
     with gzip.open(path, "rt", encoding="utf-8") as f:
         rows = [json.loads(line) for line in f if line.strip()]
@@ -220,8 +228,9 @@ def _main(argv: list[str] | None, tmpdir: str) -> int:
     rows: list[tuple[RunStats, dict | None]] = []
     backends = {}
     if "ours" in systems:
-        # the sandbox sees numpy's site-packages read-only, like the baselines' interpreter does
-        backends["ours-local"] = get_backend("local", site_packages=numpy_site_packages())
+        # default configuration: numpy mounted read-only (LocalBackend.packages), sandboxes reused with a
+        # complete reset between programs
+        backends["ours-local"] = get_backend("local")
     if "docker" in systems:
         try:
             backends["ours-docker"] = get_backend("docker")
@@ -275,7 +284,7 @@ def _main(argv: list[str] | None, tmpdir: str) -> int:
             if close:
                 close()
     print()
-    print_table(rows + [(s, None) for s in he_rows])
+    print_table(rows + [(s, fidelity_he(s)) for s in he_rows])
     for name, by_conc in verdict_sets.items():
         base = next(iter(by_conc.values()))
         same = all(v == base for v in by_conc.values())
@@ -289,13 +298,28 @@ def _main(argv: list[str] | None, tmpdir: str) -> int:
         ]
         return xs[0].tests_per_s if xs else None
 
-    for workload in ("mix-safe", "correct"):
-        ours, sf = tps("ours-local", workload), tps("sandboxfusion-style", workload)
-        if ours and sf:
-            print(
-                f"ratio ours(local, isolated, c={ncores}) / sandboxfusion-style tests/s on {workload}: "
-                f"{ours / sf:.2f}x (target >= 3x)"
-            )
+    all_rows = rows + [(s, None) for s in he_rows]
+
+    def stats(system, workload, conc=None):
+        for s, _ in all_rows:
+            if s.system == system and s.workload == workload and (conc is None or s.concurrency == conc):
+                return s
+        return None
+
+    sf_name = "sandboxfusion-style"
+    for workload in ("correct", "mix-safe", "humaneval"):
+        concs = concurrencies if workload == "mix-safe" else [ncores]
+        for conc in concs:
+            ours, sf = stats("ours-local", workload, conc), stats(sf_name, workload)
+            if ours and sf:
+                print(f"ratio ours(local, isolated, c={conc}) / sandboxfusion-style tests/s on {workload}: "
+                      f"{ours.tests_per_s / sf.tests_per_s:.2f}x (target >= 3x)")
+    ours, floor = stats("ours-local", "correct", ncores), stats("lcb-style", "correct")
+    if ours and floor and ours.user_cpu_s is not None and floor.user_cpu_s is not None:
+        per_prog = lambda s: (s.cpu_s - s.user_cpu_s) / s.n_programs
+        print(f"overhead per program, ours / in-process LCB-style floor on correct: "
+              f"{1000 * per_prog(ours):.1f} / {1000 * per_prog(floor):.1f} ms = {per_prog(ours) / per_prog(floor):.2f}x "
+              f"(target <= 2x)")
     for s in he_rows:
         n_ac = sum(all(f) for f in s.flags)
         print(f"HumanEval canonical AC ({s.system}): {n_ac}/{s.n_programs}")

@@ -1,7 +1,7 @@
-"""Sandboxed executor for untrusted Python programs with per-test verdicts (sandbox.md).
+"""Sandboxed executor for untrusted Python programs with per-test verdicts (docs/sandbox.md).
 
-Importable without torch or verl. See sandbox/local_backend.py for the threat model and
-sandbox/runner.py for the runner wire protocol.
+Importable without torch or verl. Threat model, verdicts, limits and backends: docs/sandbox.md; the
+runner wire protocol: sandbox/runner.py.
 """
 
 from sandbox.api import evaluate, evaluate_async, evaluate_batch, evaluate_batch_async, get_backend

@@ -120,7 +120,11 @@ def run_ours(name: str, backend, items, workload: str, concurrency: int, limits:
     with HygieneProbe(tmpdir) as probe:
         cpu0, t0 = cpu_now(), time.perf_counter()
         results = evaluate_batch(items, concurrency=concurrency, limits=limits, compare=compare, backend=backend)
-        wall, cpu = time.perf_counter() - t0, cpu_now() - cpu0
+        wall = time.perf_counter() - t0
+        close_idle = getattr(backend, "close_idle", None)
+        if close_idle:  # reaps the reusable sandboxes, so that their CPU is counted (RUSAGE_CHILDREN)
+            close_idle()
+        cpu = cpu_now() - cpu0
         hygiene = probe.result()
     user_cpu = sum(t.cpu_s for r in results for t in r.tests)
     if getattr(backend, "name", "") in ("docker", "http"):  # the work runs outside our process tree

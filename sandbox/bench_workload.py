@@ -1,4 +1,4 @@
-"""Seeded, labelled synthetic workload for the sandbox benchmark (spec sandbox.md §12.1).
+"""Seeded, labelled synthetic workload for the sandbox benchmark (docs/sandbox.md, "Speed").
 
 Every problem takes a list of integers ``nums`` and computes one function of it (sum, sorted, ...),
 in one of two styles: stdin/stdout (``n`` then the numbers on fd 0, the answer on stdout) or
@@ -20,7 +20,7 @@ import json
 import random
 from dataclasses import dataclass, field
 
-# class name -> share of programs (spec §12.1 table; TLE split into busy and sleep, hacks into 4 kinds)
+# class name -> share of programs (the workload mix of docs/sandbox.md "Speed"; TLE split into busy and sleep, hacks into 4 kinds)
 CLASS_SHARES: dict[str, float] = {
     "correct": 0.45,
     "slow_correct": 0.05,

@@ -1,39 +1,35 @@
-"""Local backend: one bubblewrap sandbox per program, the trusted runner as its PID 1.
+"""Local backend: bubblewrap sandboxes with the trusted runner as their PID 1 (docs/sandbox.md).
 
-Threat model (sandbox.md §2)
-----------------------------
-Covered: programs written by a policy model that are buggy or reward-hacking. Infinite loops and sleepers
-(CPU-time TLE from RLIMIT_CPU plus polling the CPU of the whole process tree; wall cap 3 x cpu + 1 s),
-fork and thread bombs (RLIMIT_NPROC counted per sandbox, see below; every process killed through the PID
-namespace after each test), memory bombs (RLIMIT_AS), output floods (pipes drained concurrently, 1 MiB
-caps, OLE), memory spread over many processes (the runner polls the resident memory of the whole tree
-every 0.1 s and kills it above the limit: MLE), disk filling (read-only root, size-capped private tmpfs,
-RLIMIT_FSIZE), network access (empty network namespace), host files and secrets (only /usr, the
-interpreter prefix, a few /etc files and the runner are mounted, read-only; the environment is cleared to
-an allow-list), killing other processes (PID namespace; the runner is its init and cannot be killed from
-inside), faking success by exiting early (stdout must match; assert snippets need a per-test sentinel),
-reading expected outputs (they never enter the sandbox: the parent compares), and interference between
-concurrent runs (separate namespaces, tmpfs and uids).
+Threat model in short (the full one, with what changes without cgroups, is in docs/sandbox.md)
+----------------------------------------------------------------------------------------------
+Covered: buggy or reward-hacking programs from a policy model. Loops and sleepers (CPU and wall TLE),
+fork/thread bombs (RLIMIT_NPROC under a per-sandbox uid, pids cgroup, every process killed after each
+test), memory in or outside processes (RLIMIT_AS, polled tree RSS, and the memory cgroup, which also
+counts tmpfs, memfd and SysV/POSIX shared memory), output floods (OLE), disk filling (read-only root,
+capped tmpfs, RLIMIT_FSIZE), network (empty network namespace; seccomp allows AF_UNIX sockets only, so
+AF_VSOCK/NETLINK/PACKET/INET/INET6 fail), host files and secrets (minimal read-only mounts, cleared
+environment), killing or tracing the runner, forged verdicts (expected outputs and literal assert values
+stay in the parent; SE only from the runner's private setup pipe or the parent's own failures), and state
+crossing tests or programs (scratch dirs and SysV IPC emptied after every test; fresh IPC namespace per
+sandbox; reused sandboxes give each program a new uid and are reset and verified empty in between).
 
-Not covered: kernel or bwrap exploits, hardware and timing side channels, a malicious operator, hostile
-multi-tenant use (use the docker backend with gVisor on a dedicated host), and memory that no process
-owns (no cgroups: kernel memory such as inodes of many small files is bounded only by the CPU limit;
-tmpfs is capped by its size) or that a tree allocates between two 0.1 s polls. The seccomp deny-list (sandbox/seccomp.py: namespaces, mounts, ptrace, bpf,
-keyrings, io_uring, ...) exists for x86_64 only; elsewhere only missing capabilities, NO_NEW_PRIVS and,
-in user-namespace mode, --disable-userns stand in its way. Assert-style tests are weaker by construction:
-their expected values run next to the candidate.
+Not covered: kernel/bwrap/CPython exploits, side channels, a malicious operator, hostile multi-tenant
+use, forged records of non-literal asserts by a program that knows the runner's protocol. Without
+cgroups (no root, or not mounted), memory that no process maps is bounded only by the tmpfs sizes and the
+IPC namespace's SysV limits, and kernel memory only by the CPU limit. The seccomp filter is x86_64 only.
 
 Two ways to get a non-root, per-sandbox user (RLIMIT_NPROC is ignored for uid 0 and is counted per user):
-  * userns (parent is not root): ``bwrap --unshare-user --uid 65534``; the sandbox user maps to the
-    caller's uid, and process counts are kept per user namespace, hence per sandbox.
+  * userns (parent is not root): ``bwrap --unshare-user --uid 65534``; process counts are kept per user
+    namespace, hence per sandbox. Sandboxes are not reused in this mode.
   * privileged (parent is root): bwrap keeps only CAP_SETUID/CAP_SETGID and the runner switches to a uid
-    leased for this sandbox alone (an abstract-socket lock makes leases unique across processes), so
-    root-owned host files are "other" to the candidate and RLIMIT_NPROC counts this sandbox only. A root
-    user namespace would map the candidate onto host uid 0 instead.
+    leased for this sandbox (or, when reused, for each program) alone; an abstract-socket lock makes
+    leases unique across processes.
 """
 
 from __future__ import annotations
 
+import asyncio
+import atexit
 import importlib.util
 import logging
 import os
@@ -42,12 +38,13 @@ import shutil
 import socket
 import subprocess
 import threading
+import weakref
 from typing import Any, ClassVar
 
 from sandbox import seccomp
-from sandbox.backend import RUNNER_PATH, SANDBOX_ENV, SubprocessRunnerBackend, real_interpreter
+from sandbox.backend import RUNNER_PATH, SANDBOX_ENV, SubprocessRunnerBackend, _children_of, real_interpreter
 from sandbox.cgroups import Cgroup, CgroupManager
-from sandbox.session import RunnerOutcome
+from sandbox.session import RunnerOutcome, cleanup_budget, drive_runner, read_frame
 from sandbox.types import IsolationUnavailable, Limits
 
 log = logging.getLogger(__name__)
@@ -63,6 +60,8 @@ SHM_DIR = "/dev/shm"  # writable (multiprocessing needs it), size-capped, emptie
 RUNNER_HEADROOM_MB = 64  # memory cgroup room for bwrap and the runner on top of the candidate's limits
 EXTRA_PIDS = 4  # bwrap, the runner and slack on top of the candidate's process cap
 CGROUP_MODES = ("auto", "required", "off")
+MAX_IDLE_SANDBOXES = 16  # per limits key: idle serve-many sandboxes kept for reuse
+RESET_SLACK_S = 5.0  # beyond the cleanup budget, for the reset frame after a program
 USERNS_UID = 65534
 DEFAULT_UID_BASE = 1_900_000_000  # far above any distribution's uid ranges
 DEFAULT_UID_COUNT = 65536
@@ -106,6 +105,37 @@ class _Lease:
             self.seccomp_fd = None
 
 
+class _PooledSandbox:
+    """A serve-many sandbox: bwrap with the runner as PID 1, its cgroup/seccomp lease, its limits key."""
+
+    def __init__(self, proc: subprocess.Popen, lease: _Lease, key: tuple):
+        self.proc, self.lease, self.key = proc, lease, key
+        self.oom_seen = 0
+
+    def close(self) -> None:
+        """SIGKILL the runner (the sandbox's init: its death ends every process in it), then bwrap."""
+        if self.proc.poll() is None:
+            for child in _children_of(self.proc.pid):
+                try:
+                    os.kill(child, 9)
+                except (ProcessLookupError, PermissionError):
+                    pass
+            try:
+                self.proc.kill()
+            except ProcessLookupError:
+                pass
+        try:
+            self.proc.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            pass
+        for f in (self.proc.stdin, self.proc.stdout):
+            try:
+                f.close()
+            except OSError:
+                pass
+        self.lease.release()
+
+
 class UidLease:
     """A uid used by exactly one live sandbox on this host, held via an abstract unix socket name
     (released automatically when this process dies, leaves no file)."""
@@ -144,13 +174,17 @@ class LocalBackend(SubprocessRunnerBackend):
 
     def __init__(self, *, python: str | None = None, site_packages: list[str] | tuple[str, ...] = (),
                  packages: list[str] | tuple[str, ...] = DEFAULT_PACKAGES, bwrap: str | None = None,
-                 uid_base: int = DEFAULT_UID_BASE, uid_count: int = DEFAULT_UID_COUNT, cgroups: str = "auto"):
+                 uid_base: int = DEFAULT_UID_BASE, uid_count: int = DEFAULT_UID_COUNT, cgroups: str = "auto",
+                 reuse: bool = True):
         """python: interpreter inside the sandbox (default: the real binary behind sys.executable).
         site_packages: extra read-only import directories (whole trees); none by default.
         packages: top-level packages of the parent's environment mounted read-only, one by one, so that
           they are importable without exposing the rest of the environment (numpy by default; a package
           that is not installed is left out with a warning). Their compiled code must match `python`.
         cgroups: "auto" (use them when the host lets us, else warn once), "required", or "off".
+        reuse: serve many programs per sandbox, one at a time, with a complete reset in between (new uid,
+          empty /tmp and /dev/shm, no IPC objects, no processes; see runner._serve_many). Needs the
+          privileged (root) mode; in user-namespace mode every program gets a new sandbox regardless.
         """
         if cgroups not in CGROUP_MODES:
             raise ValueError(f"cgroups={cgroups!r} is not one of {CGROUP_MODES}")
@@ -167,8 +201,14 @@ class LocalBackend(SubprocessRunnerBackend):
         self.privileged = os.geteuid() == 0
         self.uid_base, self.uid_count = uid_base, uid_count
         self.cgroups = _cgroup_manager(cgroups)
+        self.reuse = bool(reuse) and self.privileged
+        self._idle: dict[tuple, list[_PooledSandbox]] = {}
+        self._idle_lock = threading.Lock()
         self.prefix = self._interpreter_prefix()
         self._probe()
+        if self.reuse:
+            atexit.register(self.close_idle)
+            LocalBackend._instances.add(self)
 
     @property
     def isolation(self) -> str:
@@ -262,9 +302,15 @@ class LocalBackend(SubprocessRunnerBackend):
     def _release(self, lease: Any) -> None:
         lease.release()
 
-    def _observe(self, lease: Any, outcome: RunnerOutcome) -> None:
-        if lease.cgroup is not None and lease.cgroup.oom_kills() > 0:
+    def _observe(self, lease: Any, outcome: RunnerOutcome, pooled: _PooledSandbox | None = None) -> None:
+        if lease.cgroup is None:
+            return
+        kills = lease.cgroup.oom_kills()
+        seen = pooled.oom_seen if pooled is not None else 0
+        if kills > seen:  # the counter is per cgroup, and a pooled sandbox's cgroup serves many programs
             outcome.oom_killed = True
+        if pooled is not None:
+            pooled.oom_seen = kills
 
     def _session_options(self, lease: Any, limits: Limits) -> dict[str, Any]:
         # +1: the runner itself runs under the same (per-sandbox) uid and counts against RLIMIT_NPROC.
@@ -275,6 +321,123 @@ class LocalBackend(SubprocessRunnerBackend):
     def _site_mounts(self) -> list[tuple[str, str]]:
         """(host directory, mount point inside the sandbox) of each extra import directory."""
         return [(src, f"{SITE_MOUNT_ROOT}/{i}") for i, src in enumerate(self.site_packages)]
+
+    # -- serve-many sandboxes ---------------------------------------------------------------------------
+
+    async def run_raw(self, program: str, spec, limits: Limits) -> RunnerOutcome:
+        if not self.reuse:
+            return await super().run_raw(program, spec, limits)
+        key = (int(limits.memory_mb), int(limits.tmpfs_mb), int(limits.pids))
+        try:
+            sandbox = self._take_idle(key) or self._start_pooled(key, limits)
+            uid = UidLease(self.uid_base, self.uid_count)
+        except (OSError, RuntimeError) as e:  # the parent's own failure: SE
+            return RunnerOutcome([None] * spec.n_tests, error=f"cannot prepare the sandbox: {e}")
+        keep = False
+        try:
+            outcome, keep = await self._drive_pooled(sandbox, uid.uid, program, spec, limits)
+            return outcome
+        finally:
+            if keep:
+                self._put_idle(sandbox)
+            else:
+                sandbox.close()
+            uid.release()  # after the reset or the sandbox's death: no process of it is left
+
+    def _start_pooled(self, key: tuple, limits: Limits) -> _PooledSandbox:
+        lease = self._acquire(limits)
+        try:
+            argv = self._bwrap_args(limits, lease.seccomp_fd) + [RUNNER_MOUNT, "--serve-many"]
+            proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
+                                    env={}, start_new_session=True, pass_fds=(lease.seccomp_fd,)
+                                    if lease.seccomp_fd is not None else (),
+                                    preexec_fn=lease.cgroup.join_self if lease.cgroup is not None else None)
+        except BaseException:
+            lease.release()
+            raise
+        if lease.seccomp_fd is not None:  # bwrap has read it
+            os.close(lease.seccomp_fd)
+            lease.seccomp_fd = None
+        return _PooledSandbox(proc, lease, key)
+
+    async def _drive_pooled(self, sandbox: _PooledSandbox, uid: int, program: str, spec,
+                            limits: Limits) -> tuple[RunnerOutcome, bool]:
+        """One program over the sandbox's pipes; (outcome, whether the sandbox is clean for the next one)."""
+        loop = asyncio.get_running_loop()
+        reader = asyncio.StreamReader(limit=1 << 22)
+        rfile = os.fdopen(os.dup(sandbox.proc.stdout.fileno()), "rb", 0)
+        wfile = os.fdopen(os.dup(sandbox.proc.stdin.fileno()), "wb", 0)
+        rtransport = wtransport = None
+        try:
+            rtransport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), rfile)
+            wtransport, wprotocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, wfile)
+            writer = asyncio.StreamWriter(wtransport, wprotocol, None, loop)
+            outcome = await drive_runner(reader, writer, program, spec, limits,
+                                         uid=uid, **self._session_options(sandbox.lease, limits))
+            clean = False
+            if outcome.error is None:
+                try:
+                    done = await asyncio.wait_for(read_frame(reader), 5.0)
+                    reset = await asyncio.wait_for(read_frame(reader), cleanup_budget(limits) + RESET_SLACK_S)
+                    clean = (done.header.get("op") == "done" and reset.header.get("op") == "reset"
+                             and reset.header.get("clean") is True)
+                except (asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError, OSError):
+                    clean = False
+            self._observe(sandbox.lease, outcome, sandbox)
+            return outcome, clean
+        except BaseException:
+            sandbox.close()  # cancelled or broken: the sandbox must not outlive its caller's interest
+            raise
+        finally:
+            for transport in (rtransport, wtransport):
+                if transport is not None:
+                    transport.close()
+            for f in (rfile, wfile):
+                if rtransport is None or wtransport is None:
+                    try:
+                        f.close()
+                    except OSError:
+                        pass
+
+    def _take_idle(self, key: tuple) -> _PooledSandbox | None:
+        with self._idle_lock:
+            pool = self._idle.get(key, [])
+            while pool:
+                sandbox = pool.pop()
+                if sandbox.proc.poll() is None:
+                    return sandbox
+                sandbox.close()
+        return None
+
+    def _put_idle(self, sandbox: _PooledSandbox) -> None:
+        with self._idle_lock:
+            pool = self._idle.setdefault(sandbox.key, [])
+            if len(pool) < MAX_IDLE_SANDBOXES and sandbox.proc.poll() is None:
+                pool.append(sandbox)
+                return
+        sandbox.close()
+
+    def idle_sandbox_pids(self) -> list[int]:
+        """bwrap pids of the idle sandboxes kept for reuse (expected children of this process)."""
+        with self._idle_lock:
+            return [s.proc.pid for pool in self._idle.values() for s in pool]
+
+    _instances: ClassVar[weakref.WeakSet] = weakref.WeakSet()
+
+    @classmethod
+    def all_idle_sandbox_pids(cls) -> list[int]:
+        """Idle serve-many sandboxes of every LocalBackend in this process (for hygiene checks)."""
+        return [pid for backend in list(cls._instances) for pid in backend.idle_sandbox_pids()]
+
+    def close_idle(self) -> None:
+        with self._idle_lock:
+            pools, self._idle = list(self._idle.values()), {}
+        for pool in pools:
+            for sandbox in pool:
+                sandbox.close()
+
+    async def aclose(self) -> None:
+        self.close_idle()
 
     # -- capability probe --------------------------------------------------------------------------
 

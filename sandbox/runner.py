@@ -231,8 +231,13 @@ class _Capture:
 # process-tree control
 
 
+_SUPERVISES_ALL = False  # set in a program supervisor of the serve-many mode (a subreaper, see _serve_many)
+
+
 def _am_init() -> bool:
-    return os.getpid() == 1
+    """True when every other process of the test is ours to count and kill: as PID 1 of the sandbox, or
+    as the subreaper supervisor of one program under its own uid (kill(-1) then reaches exactly it)."""
+    return _SUPERVISES_ALL or os.getpid() == 1
 
 
 def _kill_tree(pid: int) -> None:
@@ -287,7 +292,7 @@ def _live_tree_usage() -> tuple[float, int, list[int]]:
     pids = []
     me = os.getpid()
     for name in os.listdir("/proc"):
-        if not name.isdigit() or int(name) == me:
+        if not name.isdigit() or int(name) in (me, 1):  # not us, not the serve-many parent
             continue
         try:
             with open(f"/proc/{name}/stat", "rb") as f:
@@ -812,8 +817,11 @@ def _child(job: dict, code, compile_exc, payload: str, sentinel: bytes | None) -
 
 
 def _prepare_child(job: dict, fds: dict, output_bytes: int) -> None:
-    """Child-side plumbing right after fork: fds, session, signals, limits, cwd, std streams."""
+    """Child-side plumbing right after fork: uid, fds, session, signals, limits, cwd, std streams."""
     os.setsid()
+    if job.get("uid") is not None:  # serve-many: the supervisor keeps root as real/saved uid; we do not
+        os.setresgid(job["uid"], job["uid"], job["uid"])
+        os.setresuid(job["uid"], job["uid"], job["uid"])
     os.dup2(fds["stdin_r"], 0)
     os.dup2(fds["stdout_w"], 1)
     os.dup2(fds["stderr_w"], 2)
@@ -1322,12 +1330,15 @@ def _prepare_program(start: dict, program: str):
         return None, e
 
 
-def _serve(ctl_in: int, send) -> int:
-    _set_dumpable(0)
-    _install_site_builtins()
+def _read_start(ctl_in: int) -> dict:
     start = _read_header(ctl_in)
     if start.get("op") != "start" or start.get("version") != PROTOCOL_VERSION:
         raise ValueError(f"expected a version {PROTOCOL_VERSION} start frame, got {start!r}")
+    return start
+
+
+def _serve_program(ctl_in: int, send, start: dict) -> None:
+    """One program: ready, one result per test, done."""
     program = _read_exact(ctl_in, int(start["data_len"])).decode("utf-8", "replace")
     job = dict(start, program=program)
     code, compile_exc = _prepare_program(start, program)
@@ -1346,23 +1357,173 @@ def _serve(ctl_in: int, send) -> int:
         dirty = record["cleanup"] != "ok"
         send(record, blobs)
     send({"op": "done", "dirty": dirty})
+
+
+def _serve(ctl_in: int, send) -> int:
+    _set_dumpable(0)
+    _install_site_builtins()
+    _serve_program(ctl_in, send, _read_start(ctl_in))
     return 0
+
+
+# ----------------------------------------------------------------------------------------------------
+# serve-many mode: one sandbox, many programs, a complete reset between them
+
+
+def _serve_many(ctl_in: int, send) -> int:
+    """As PID 1 with CAP_SETUID/CAP_SETGID only: for each start frame (which names a fresh `uid` leased
+    by the parent for this program alone) fork a supervisor whose effective uid is that uid (real and
+    saved uid stay root, so the program cannot signal it), which becomes the subreaper of everything the
+    program starts and serves the program exactly as `_serve` would (its test processes run as `uid`). Then
+    reset: a helper under the program's uid kills every process of it, empties the scratch dirs and
+    removes every SysV IPC object, and checks that nothing is left; send ``{"op": "reset", "clean": bool}``.
+    An unclean reset ends the sandbox (the parent starts a new one). Nothing of a program survives into
+    the next: new uid, empty /tmp and /dev/shm, no IPC objects, no processes."""
+    _set_dumpable(0)
+    _install_site_builtins()
+    while True:
+        try:
+            start = _read_start(ctl_in)
+        except EOFError:
+            return 0  # the parent closed the sandbox
+        uid = int(start["uid"])
+        if uid <= 0:
+            raise ValueError("serve-many start frame needs a non-root uid")
+        pid = os.fork()
+        if pid == 0:
+            _program_supervisor(ctl_in, send, start, uid)  # never returns
+        _wait_for(pid)
+        clean = _reset_as(uid, start)
+        send({"op": "reset", "clean": clean})
+        if not clean:
+            return 0
+
+
+def _program_supervisor(ctl_in: int, send, start: dict, uid: int) -> None:
+    global _SUPERVISES_ALL
+    code = 2
+    try:
+        # Real and saved uid stay root, the effective uid is the program's: we can signal, wipe and
+        # inspect its processes and files, while it can neither signal nor trace us (kill() needs the
+        # sender's uid to match the target's real or saved uid). Test processes switch fully to `uid`.
+        os.setgroups([])
+        os.setresgid(0, uid, 0)
+        os.setresuid(0, uid, 0)
+        _prctl(36, 1, "PR_SET_CHILD_SUBREAPER")
+        _set_dumpable(0)
+        _SUPERVISES_ALL = True
+        _serve_program(ctl_in, send, start)
+        code = 0
+    except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the sandbox (SE)
+        try:
+            send({"op": "error", "message": f"{type(e).__name__}: {e}"})
+        except BaseException:
+            pass
+    finally:
+        os._exit(code)
+
+
+def _wait_for(pid: int) -> None:
+    """Waits for `pid`, reaping any orphan that reaches us meanwhile."""
+    while True:
+        try:
+            got, _ = os.waitpid(-1, 0)
+        except ChildProcessError:
+            return
+        except InterruptedError:
+            continue
+        if got == pid:
+            return
+
+
+def _reset_as(uid: int, start: dict) -> bool:
+    """Kills, wipes and checks under the program's uid (we hold no CAP_KILL or CAP_DAC_OVERRIDE)."""
+    for _ in range(20):  # fork can fail for a moment while the pids cgroup is full of dying processes
+        try:
+            pid = os.fork()
+            break
+        except OSError:
+            time.sleep(0.01)
+    else:
+        return False
+    if pid == 0:
+        ok = False
+        try:
+            _drop_privileges(uid, uid)
+            deadline = time.monotonic() + 1.0
+            while time.monotonic() < deadline:
+                try:
+                    os.kill(-1, signal.SIGKILL)  # every process of this uid but us
+                except ProcessLookupError:
+                    break
+                time.sleep(0.001)
+            try:
+                os.kill(-1, 0)
+                alive = True
+            except ProcessLookupError:
+                alive = False
+            ok = not alive and _cleanup(start) == "ok" and _nothing_left(start)
+        finally:
+            os._exit(0 if ok else 1)
+    status = 1
+    while True:  # the helper, then any orphan it killed
+        try:
+            got, st = os.waitpid(pid, 0)
+        except InterruptedError:
+            continue
+        status = st
+        break
+    deadline = time.monotonic() + 1.0
+    while True:
+        try:
+            got, _ = os.waitpid(-1, os.WNOHANG)
+        except ChildProcessError:
+            break  # no process of the program is left
+        if got == 0:
+            if time.monotonic() > deadline:
+                return False  # something survived the kill: retire the sandbox
+            time.sleep(0.002)
+    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
+
+
+def _nothing_left(start: dict) -> bool:
+    for d in [start["workdir"], *(start.get("scratch_dirs") or [])]:
+        try:
+            if os.listdir(d):
+                return False
+        except OSError:
+            return False
+    if start.get("private_ipc"):
+        for table, _ in _IPC_TABLES:
+            try:
+                with open(f"/proc/sysvipc/{table}", "rb") as f:
+                    if len(f.read().splitlines()) > 1:
+                        return False
+            except OSError:
+                pass
+    return True
 
 
 def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     uid = gid = None
+    many = False
     while argv:
         flag = argv.pop(0)
         if flag == "--uid":
             uid = int(argv.pop(0))
         elif flag == "--gid":
             gid = int(argv.pop(0))
+        elif flag == "--serve-many":
+            many = True
         elif flag in ("--child-uid", "--child-gid"):
             _CHILD_ARGS[flag] = int(argv.pop(0))
         else:
             print(f"runner: unknown argument {flag!r}", file=sys.stderr)
             return 2
+    if many and (uid is not None or os.getpid() != 1):
+        print("runner: --serve-many needs PID 1 of a sandbox and per-program uids, not --uid", file=sys.stderr)
+        return 2
     if uid is not None:
         _drop_privileges(uid, gid if gid is not None else uid)
     if "--child-uid" in _CHILD_ARGS:
@@ -1384,7 +1545,7 @@ def main(argv: list[str] | None = None) -> int:
         _write_all(ctl_out, encode_header(obj) + b"".join(data for _, data in blobs or []))
 
     try:
-        return _serve(ctl_in, send)
+        return _serve_many(ctl_in, send) if many else _serve(ctl_in, send)
     except BaseException as e:  # report and die: the parent turns the missing results into SE
         try:
             send({"op": "error", "message": f"{type(e).__name__}: {e}"})

@@ -113,7 +113,7 @@ def prepare(program: str, spec: TestSpec, limits: Limits) -> Prepared:
 
 def start_frame(program: str, spec: TestSpec, limits: Limits, *, workdir: str, sys_path: list[str],
                 nproc: int | None, scratch_dirs: list[str] = (), private_ipc: bool = False,
-                helpers: dict[str, str] | None = None) -> bytes:
+                helpers: dict[str, str] | None = None, uid: int | None = None) -> bytes:
     data = program.encode("utf-8", "surrogatepass")
     header = {
         "op": "start", "version": runner_protocol.PROTOCOL_VERSION, "kind": spec.kind,
@@ -123,6 +123,8 @@ def start_frame(program: str, spec: TestSpec, limits: Limits, *, workdir: str, s
         "warm_modules": warm_modules(program) + (["inspect"] if spec.kind == "call" else []),
         "limits": runner_limits(limits, nproc=nproc), "data_len": len(data),
     }
+    if uid is not None:  # serve-many mode: the fresh uid of this program
+        header["uid"] = int(uid)
     return runner_protocol.encode_header(header) + data
 
 
@@ -132,7 +134,7 @@ def cleanup_budget(limits: Limits) -> float:
     return max(CLEANUP_MIN_S, float(limits.cpu_s))
 
 
-async def _read_frame(reader: asyncio.StreamReader) -> RawResult:
+async def read_frame(reader: asyncio.StreamReader) -> RawResult:
     (n,) = _HEADER.unpack(await reader.readexactly(_HEADER.size))
     if n > (1 << 20):
         raise ValueError(f"runner sent a {n}-byte header")
@@ -148,7 +150,7 @@ async def _read_frame(reader: asyncio.StreamReader) -> RawResult:
 async def drive_runner(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, program: str, spec: TestSpec,
     limits: Limits, *, workdir: str, sys_path: list[str] = (), nproc: int | None = None,
-    scratch_dirs: list[str] = (), private_ipc: bool = False,
+    scratch_dirs: list[str] = (), private_ipc: bool = False, uid: int | None = None,
 ) -> RunnerOutcome:
     """Sends the program and the test payloads, collects one raw record per test.
 
@@ -161,7 +163,7 @@ async def drive_runner(
     async def send_all() -> None:
         writer.write(start_frame(program, spec, limits, workdir=workdir, sys_path=list(sys_path), nproc=nproc,
                                  scratch_dirs=list(scratch_dirs), private_ipc=private_ipc,
-                                 helpers=prepared.helpers))
+                                 helpers=prepared.helpers, uid=uid))
         await writer.drain()
         for k, data in enumerate(prepared.payloads):
             writer.write(runner_protocol.encode_header(
@@ -175,7 +177,7 @@ async def drive_runner(
     error = None
     try:
         try:
-            ready = await asyncio.wait_for(_read_frame(reader), STARTUP_TIMEOUT_S + len(program) / 1e7)
+            ready = await asyncio.wait_for(read_frame(reader), STARTUP_TIMEOUT_S + len(program) / 1e7)
         except asyncio.TimeoutError:
             return RunnerOutcome(results, error=f"runner not ready within {STARTUP_TIMEOUT_S:.0f} s",
                                  prepared=prepared)
@@ -185,7 +187,7 @@ async def drive_runner(
         for k, data in enumerate(prepared.payloads):
             budget = answer_budget(limits, len(data))
             try:
-                frame = await asyncio.wait_for(_read_frame(reader), budget)
+                frame = await asyncio.wait_for(read_frame(reader), budget)
             except asyncio.TimeoutError:
                 error = f"runner gave no result for test {k} within {budget:.1f} s"
                 break

@@ -1,6 +1,6 @@
 """Value types of the sandbox API: verdicts, limits, test specifications and results.
 
-Pure data with validation; no process handling here. See sandbox.md §7 (verdicts) and §8 (limits).
+Pure data with validation; no process handling here. Verdicts and limits: docs/sandbox.md.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ class Verdict(str, enum.Enum):
 
 
 class BadTestSpec(ValueError):
-    """The test specification is empty, malformed or inconsistent (rewards.md §4.2)."""
+    """The test specification is empty, malformed or inconsistent."""
 
 
 class IsolationUnavailable(RuntimeError):
@@ -32,7 +32,7 @@ class IsolationUnavailable(RuntimeError):
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-test resource limits (sandbox.md §8). Sizes in MiB unless the name says bytes."""
+    """Per-test resource limits (docs/sandbox.md, "Limits"). Sizes in MiB unless the name says bytes."""
 
     cpu_s: float = 6.0
     wall_s: float | None = None  # None -> 3 * cpu_s + 1

@@ -17,7 +17,7 @@ from sandbox import (
     evaluate_async,
     get_backend,
 )
-from sandbox.local_backend import UidLease
+from sandbox.local_backend import LocalBackend, UidLease
 
 # Small limits keep the hostile suite fast: 1 s CPU, wall cap 4 s, 256 MiB.
 SMALL = Limits(cpu_s=1.0, memory_mb=256)
@@ -60,7 +60,7 @@ def stdio(inputs, outputs=None) -> dict:
 
 
 # ----------------------------------------------------------------------------------------------------
-# a correct program that runs next to hostile ones (sandbox.md §11: concurrent runs keep their verdicts)
+# a correct program that runs next to hostile ones (concurrent runs keep their verdicts)
 
 BYSTANDER = "import sys\nprint(sum(int(x) for x in sys.stdin.read().split()))\n"
 BYSTANDER_SPEC = {"inputs": ["1 2 3", "10 20", "7"], "outputs": ["6", "30", "7"]}  # hand-computed sums
@@ -167,14 +167,18 @@ class HostBaseline:
         # (a uid is unique among live sandboxes, not over time).
         ours = {uid for uid, n in UidLease.leased_by_this_process.items() if n > self.leased_before.get(uid, 0)}
         out = []
-        survivors = sorted(set(descendants()) - self.children_before)
+        # Idle serve-many sandboxes (bwrap + the runner waiting for its next program, two pipe fds each)
+        # are kept on purpose; a candidate's process is never among them (the reset kills those).
+        idle = LocalBackend.all_idle_sandbox_pids()
+        expected = set(idle) | {p for pid in idle for p in descendants(pid)}
+        survivors = sorted(set(descendants()) - self.children_before - expected)
         if survivors:
             out.append(f"surviving child processes: {survivors}")
         if sandbox_uid_processes(ours):
             out.append(f"processes under sandbox uids: {sandbox_uid_processes(ours)}")
         if sandbox_owned_files(ours):
             out.append(f"files written outside the sandbox: {sandbox_owned_files(ours)}")
-        fds = len(os.listdir("/proc/self/fd"))
+        fds = len(os.listdir("/proc/self/fd")) - 2 * len(idle)
         if fds > self.fds + 2:  # +2: the event loop's own self-pipe may come and go
             out.append(f"fd count {self.fds} -> {fds}")
         if _rss_mb() > self.rss_mb + rss_slack_mb:

@@ -287,3 +287,42 @@ def test_user_namespace_mode_as_an_unprivileged_user():
     result = json.loads(out.stdout)
     assert "userns" in result["isolation"] and result["ok"] == "AC"
     assert result["bomb"] == "RE" and "Resource temporarily unavailable" in result["bomb_err"]  # RLIMIT_NPROC per userns
+
+
+def test_one_registry_names_every_backend(monkeypatch):
+    from g2rl_verl.rewards import config as reward_config
+    from sandbox import api, service
+    from sandbox.unsafe_backend import UnsafeBackend
+
+    assert reward_config.SANDBOX_BACKENDS == api.BACKEND_NAMES == tuple(api.BACKENDS)
+    parser = __import__("argparse").ArgumentParser()
+    service.add_arguments(parser)
+    choices = next(a.choices for a in parser._actions if a.dest == "backend")
+    assert set(choices) == set(api.BACKEND_NAMES) - set(api.REMOTE_BACKENDS)
+    # a new backend is one registry line
+    monkeypatch.setitem(api.BACKENDS, "mine", "sandbox.unsafe_backend:UnsafeBackend")
+    assert isinstance(api.get_backend("mine", python=None), UnsafeBackend)
+    with pytest.raises(ValueError, match="unknown sandbox backend 'nope'"):
+        api.get_backend("nope")
+
+
+def test_run_raw_is_on_the_backend_base_class():
+    assert "run_raw" in Backend.__dict__
+    with pytest.raises(NotImplementedError, match="raw runner records"):
+        asyncio.run(FlakyBackend(0).run_raw("", TestSpec.from_dict({"inputs": [""], "outputs": [""]}), Limits()))
+
+
+def test_reused_sandboxes_give_every_program_a_new_uid(local_backend, sb):
+    if not getattr(local_backend, "reuse", False):
+        pytest.skip("sandboxes are reused only in the privileged (root) mode")
+    from sandbox import evaluate_async
+
+    async def sequential():
+        out = []
+        for _ in range(4):
+            r = await evaluate_async("import os\nprint(os.getuid())", sb.stdio([""], ["0"]), backend=local_backend)
+            out.append(int(r.tests[0].stdout_head))
+        return out
+
+    uids = asyncio.run(sequential())
+    assert len(set(uids)) >= 3 and 0 not in uids, uids  # leases are random: a repeat is possible, harmless

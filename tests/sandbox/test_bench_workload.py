@@ -1,4 +1,4 @@
-"""The benchmark's labelled workload: deterministic, apportioned per spec §12.1, and its labels are true."""
+"""The benchmark's labelled workload: deterministic, apportioned by the class shares of sandbox/bench_workload.py, and its labels are true."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Test formats (rewards.md §4.2) through the local backend: stdin/stdout, call-based, functional."""
+"""Test formats (docs/rewards.md) through the local backend: stdin/stdout, call-based, functional."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Hostile and edge-case suite of sandbox.md §11 (30 cases) against the local (bwrap) backend.
+"""Hostile and edge-case suite (30 cases, docs/sandbox.md "Threat model") against the local (bwrap) backend.
 
 Each test asserts the verdict the program earns and the host invariants: no surviving process, no file
 written outside the sandbox, parent fds/RSS back to baseline (HostBaseline in conftest.py). A sample of
@@ -642,6 +642,6 @@ def test_29_devices_are_minimal(local_backend, sb, host):
 def test_30_sleeping_in_atexit_after_the_output_is_wall_tle(local_backend, sb, host):
     program = "import atexit, time\natexit.register(time.sleep, 60)\nprint(42, flush=True)\n"
     r = sb.run(local_backend, program, sb.stdio([""], ["42"]), limits=sb.SLEEPY)
-    assert (r.tests[0].verdict, r.tests[0].detail) == (TLE, "wall")  # decision of sandbox.md §11 #30
+    assert (r.tests[0].verdict, r.tests[0].detail) == (TLE, "wall")  # decision: the program is still running at the wall cap
     assert r.tests[0].stdout_head == "42\n"
     assert not host.problems()
