@@ -1,12 +1,13 @@
 """Command line: ``python -m data_prep <builder> --input PATH ... --output OUT.parquet [options]``.
 
-Builders: sft-longcot, rl-math, rl-code, eval-sets. Run ``python -m data_prep <builder> -h`` for the
+Builders: sft-longcot, rl-math, rl-code, eval-sets, synthetic (a toy task for CPU runs). Run ``python -m data_prep <builder> -h`` for the
 options of one builder. Exit status: 0 on success or skip, 2 on a data_prep error (message on stderr).
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -107,6 +108,16 @@ def make_parser() -> argparse.ArgumentParser:
         help="math prompts: native/raw = question only (Klear); simplerl = G2RL system prompt",
     )
     p.add_argument("--lcb-window", choices=("v5", "v6"), help="LiveCodeBench contest-date window")
+
+    p = sub.add_parser("synthetic", help="synthetic addition task: SFT + RL parquet with a held-out split")
+    p.add_argument("--out-dir", required=True, type=Path, help="directory for the parquet files and report")
+    p.add_argument("--digits", type=int, default=2, help="digits of each operand (default 2)")
+    p.add_argument("--train", type=int, default=2000, help="training problems (default 2000)")
+    p.add_argument("--heldout", type=int, default=200, help="held-out problems (default 200)")
+    p.add_argument("--code-check", type=int, default=0, help="stdin/stdout code items for the sandbox path")
+    p.add_argument("--direct-fraction", type=float, default=0.5, help="share of SFT answers without working")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--overwrite", action="store_true", help="rebuild even if the files exist")
     return parser
 
 
@@ -144,7 +155,24 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
 def main(argv: list[str] | None = None) -> int:
     args = make_parser().parse_args(argv)
     try:
-        build(config_from_args(args))
+        if args.builder == "synthetic":
+            from data_prep.sources.synthetic import SyntheticConfig, build_synthetic
+
+            report = build_synthetic(
+                SyntheticConfig(
+                    args.out_dir,
+                    digits=args.digits,
+                    train=args.train,
+                    heldout=args.heldout,
+                    seed=args.seed,
+                    code_check=args.code_check,
+                    direct_fraction=args.direct_fraction,
+                    overwrite=args.overwrite,
+                )
+            )
+            print(json.dumps(report["rows"]))
+        else:
+            build(config_from_args(args))
     except DataPrepError as e:
         print(f"data_prep: error: {e}", file=sys.stderr)
         return 2

@@ -58,6 +58,7 @@ process, its own ``from verl...`` line would run the plugin, which imports this 
 from __future__ import annotations
 
 import contextlib
+import datetime
 import functools
 import os
 import socket
@@ -236,6 +237,28 @@ def _wrap_process_group_init(original: Any) -> Any:
     return initialize_global_process_group_ray
 
 
+def _wrap_torchrun_process_group_init(original: Any) -> Any:
+    """The same fix for ``initialize_global_process_group`` (torchrun entry points: verl's SFT trainer).
+
+    It takes no backend argument, so on this platform the group is created here with plain gloo; the
+    rest mirrors verl's function (``verl/utils/distributed.py:62-75``).
+    """
+
+    @functools.wraps(original)
+    def initialize_global_process_group(timeout_second: int = 36000) -> Any:
+        if not is_active():
+            return original(timeout_second=timeout_second)
+        torch.distributed.init_process_group(
+            backend="gloo",
+            timeout=datetime.timedelta(seconds=timeout_second),
+            init_method=os.environ.get("DIST_INIT_METHOD", None),
+        )
+        return int(os.environ["LOCAL_RANK"]), int(os.environ["RANK"]), int(os.environ["WORLD_SIZE"])
+
+    initialize_global_process_group._g2rl_cpu_wrapper = True  # type: ignore[attr-defined]
+    return initialize_global_process_group
+
+
 def register() -> None:
     """Register the ``cpu`` platform and the process-group fix with verl. Idempotent.
 
@@ -255,6 +278,10 @@ def register() -> None:
     if not getattr(verl_distributed.initialize_global_process_group_ray, "_g2rl_cpu_wrapper", False):
         verl_distributed.initialize_global_process_group_ray = _wrap_process_group_init(
             verl_distributed.initialize_global_process_group_ray
+        )
+    if not getattr(verl_distributed.initialize_global_process_group, "_g2rl_cpu_wrapper", False):
+        verl_distributed.initialize_global_process_group = _wrap_torchrun_process_group_init(
+            verl_distributed.initialize_global_process_group
         )
     # engine_workers binds the function by name at import (engine_workers.py:38); patch a loaded copy.
     engine_workers = sys.modules.get("verl.workers.engine_workers")

@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="command", required=True)
 
-    g = sub.add_parser("generate", help="sample responses with vLLM (GPU)")
+    g = sub.add_parser("generate", help="sample responses (vLLM on GPU, or --backend hf)")
     g.add_argument(
         "--benchmark",
         required=True,
@@ -82,6 +82,13 @@ def build_parser() -> argparse.ArgumentParser:
         help='JSON, e.g. {"rope_type":"yarn","factor":2.5,"original_max_position_embeddings":32768}',
     )
     g.add_argument("--max-model-len", type=int, default=None)
+    g.add_argument(
+        "--backend",
+        choices=("vllm", "hf"),
+        default="vllm",
+        help="vllm (GPU) or hf (transformers; runs on CPU, for small local models)",
+    )
+    g.add_argument("--device", default="cpu", help="--backend hf: torch device (default cpu)")
     g.add_argument("--tensor-parallel-size", type=int, default=1)
     g.add_argument("--gpu-memory-utilization", type=float, default=0.9)
     g.add_argument(
@@ -116,9 +123,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from g2rl_verl.eval.generation import SamplingConfig, VLLMEngine, require_vllm, run_generation
+    from g2rl_verl.eval.generation import SamplingConfig, make_engine, require_vllm, run_generation
 
-    require_vllm()
+    if args.backend == "vllm":
+        require_vllm()
     system_prompt = SIMPLERL_SYSTEM_PROMPT if args.simplerl_prompt else args.system_prompt
     cfg = SamplingConfig(
         model=args.model,
@@ -138,13 +146,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     problems = with_system_prompt(load_problems(args.benchmark, args.data, args.format), system_prompt)
     if args.limit is not None:
         problems = problems[: args.limit]
-    engine = VLLMEngine(cfg, args.tensor_parallel_size, args.gpu_memory_utilization)
+    if args.backend == "vllm":
+        options = {
+            "tensor_parallel_size": args.tensor_parallel_size,
+            "gpu_memory_utilization": args.gpu_memory_utilization,
+        }
+    else:
+        options = {"device": args.device, "batch_size": args.batch_size}
+    engine = make_engine(args.backend, cfg, **options)
     out = args.out_dir / f"{args.benchmark}{GEN_SUFFIX}"
     provenance = {
         "benchmark": args.benchmark,
         "data_file": str(args.data),
         "data_sha256": file_sha256(args.data),
         "num_problems": len(problems),
+        "backend": args.backend,
     }
     run_generation(problems, cfg, engine, out, batch_size=args.batch_size, provenance=provenance)
     return 0

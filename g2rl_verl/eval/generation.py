@@ -192,6 +192,24 @@ def run_generation(
     return len(plan.todo)
 
 
+BACKENDS = ("vllm", "hf")
+
+
+def make_engine(backend: str, cfg: SamplingConfig, **options: Any) -> Engine:
+    """The generation engine of ``backend``: ``vllm`` (GPU) or ``hf`` (transformers, CPU or GPU).
+
+    ``options`` go to the engine: vllm takes tensor_parallel_size / gpu_memory_utilization, hf takes
+    device / batch_size (see :mod:`g2rl_verl.eval.hf_generation`).
+    """
+    if backend == "vllm":
+        return VLLMEngine(cfg, **options)
+    if backend == "hf":
+        from g2rl_verl.eval.hf_generation import HFEngine
+
+        return HFEngine(cfg, **options)
+    raise ValueError(f"unknown generation backend {backend!r}; choose one of {BACKENDS}")
+
+
 class VLLMEngine:
     """vLLM offline engine (`LLM.chat`). Depends on vLLM's `LLM`, `SamplingParams` and the
     `RequestOutput.outputs[0].{text, finish_reason, token_ids}` / `prompt_token_ids` fields."""
