@@ -7,7 +7,8 @@ Why it looks like this (threat model: docs/sandbox.md)
   A runner that misses it, or any other anomaly, gets the whole container destroyed
   (``remove(force=True)`` SIGKILLs every process in it) and the tests SE.
 - Every program gets a fresh sandbox inside the warm container (sandbox/docker/program_init.py, run as
-  root by the exec): new PID, mount, IPC and UTS namespaces, a fresh /proc, empty size-capped tmpfs on
+  root by the exec): new PID, mount, IPC, UTS and network namespaces (abstract unix sockets are per
+  network namespace), a fresh /proc, empty size-capped tmpfs on
   /tmp and /dev/shm, SysV limits, the seccomp filter of sandbox/seccomp.py, and the runner as PID 1 of
   that PID namespace with the capabilities of ``RUNNER_CAPS`` only. Test processes run under a
   fresh uid per program (``--child-uid``) and hold no capability, so the candidate can neither signal
@@ -232,7 +233,7 @@ class DockerBackend(Backend):
         uids = ("tests under a fresh uid without capabilities, runner uid 0 with 7" if self._runner_has_child_uid
                 else "tests under the runner's uid (runner lacks --child-uid)")
         filt = "seccomp" if self._seccomp else "no seccomp filter (unsupported architecture)"
-        return (f"docker-{runtime}: warm container, per-program PID/mount/IPC/UTS namespaces with the runner "
+        return (f"docker-{runtime}: warm container, per-program PID/mount/IPC/UTS/net namespaces with the runner "
                 f"as PID 1, {uids}, {filt}, net none, ro root, memory+pids cgroup")
 
     # ------------------------------------------------------------------------------------------

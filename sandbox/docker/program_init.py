@@ -4,7 +4,7 @@ sandbox/docker_backend.py passes this file's source on the exec command line for
 parameters as one JSON argument. It:
 1. checks that the container is clean (no process but PID 1 and this one) and says so in a greeting;
 2. reads the runner's source and the seccomp filter from stdin (length-prefixed);
-3. creates fresh PID, mount, IPC and UTS namespaces and becomes their PID 1: mounts a fresh /proc, an
+3. creates fresh PID, mount, IPC, UTS and network namespaces and becomes their PID 1: mounts a fresh /proc, an
    empty size-capped tmpfs on /tmp (the tests' work dir and HOME) and on /dev/shm, the new namespace's
    /dev/mqueue, caps SysV shared memory and message queues, keeps only the runner's
    capabilities, installs the seccomp filter and runs the runner (sandbox/runner.py) in-process. As PID 1
@@ -25,7 +25,7 @@ import sys
 import time
 
 HELLO, END = b"G2RL", b"G2RE"
-CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID = 0x00020000, 0x04000000, 0x08000000, 0x20000000
+CLONE_NEWNS, CLONE_NEWUTS, CLONE_NEWIPC, CLONE_NEWPID, CLONE_NEWNET = 0x00020000, 0x04000000, 0x08000000, 0x20000000, 0x40000000
 MS_NOSUID, MS_NODEV, MS_NOEXEC, MS_REC, MS_PRIVATE = 0x2, 0x4, 0x8, 0x4000, 0x40000
 PR_SET_SECCOMP, SECCOMP_MODE_FILTER = 22, 2
 CAPABILITY_VERSION_3 = 0x20080522
@@ -140,7 +140,7 @@ def install_seccomp(bpf):
 
 def become_program_init(p, runner_src, bpf):
     """In the fresh PID namespace, as its PID 1: private mounts and IPC, then the runner."""
-    check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS), "unshare(mount, ipc, uts)")
+    check(libc.unshare(CLONE_NEWNS | CLONE_NEWIPC | CLONE_NEWUTS | CLONE_NEWNET), "unshare(mount, ipc, uts, net)")
     mount(None, "/", None, MS_REC | MS_PRIVATE)
     mount("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC)
     # The tests' uid owns its scratch places (the runner empties them between tests, as root)
