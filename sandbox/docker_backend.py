@@ -165,16 +165,13 @@ def container_config(options: DockerOptions, limits: Limits) -> dict:
     return config
 
 
-def program_init_params(limits: Limits, child_uid: int, runner_has_child_uid: bool) -> dict:
+def program_init_params(limits: Limits, child_uid: int) -> dict:
     """The JSON argument of sandbox/docker/program_init.py for one program."""
     split = candidate_memory_split(limits)
-    # Without --child-uid in the runner, the runner itself drops to the candidate's uid (PID 1 still
-    # protects it from signals, not from prlimit/renice): reported in `isolation`.
-    flags = ("--child-uid", "--child-gid") if runner_has_child_uid else ("--uid", "--gid")
-    runner_args = [flags[0], str(child_uid), flags[1], str(child_uid)]
     return {"uid": child_uid, "nr_inodes": TMPFS_INODES, "tmpfs_mb": split["tmpfs_mb"],
             "shm_mb": split["shm_mb"], "ipc_sysctls": ipc_sysctls(split["sysv_mb"]),
-            "runner_caps": list(RUNNER_CAPS), "runner_args": runner_args}
+            "runner_caps": list(RUNNER_CAPS),
+            "runner_args": ["--child-uid", str(child_uid), "--child-gid", str(child_uid)]}
 
 
 class _Slot:
@@ -216,7 +213,6 @@ class DockerBackend(Backend):
             self._runner_src = f.read()
         with open(PROGRAM_INIT_PATH, encoding="utf-8") as f:
             self._program_init_src = f.read()
-        self._runner_has_child_uid = b"--child-uid" in self._runner_src
         self._seccomp = seccomp.build_filter() if seccomp.supported() else b""
         self._size = self.options.pool_size or os.cpu_count() or 1
         self._idle: list[_Slot] = []
@@ -230,11 +226,10 @@ class DockerBackend(Backend):
     @property
     def isolation(self) -> str:
         runtime = self.options.runtime or "runc"
-        uids = ("tests under a fresh uid without capabilities, runner uid 0 with 7" if self._runner_has_child_uid
-                else "tests under the runner's uid (runner lacks --child-uid)")
         filt = "seccomp" if self._seccomp else "no seccomp filter (unsupported architecture)"
         return (f"docker-{runtime}: warm container, per-program PID/mount/IPC/UTS/net namespaces with the runner "
-                f"as PID 1, {uids}, {filt}, net none, ro root, memory+pids cgroup")
+                f"as PID 1 (uid 0, {len(RUNNER_CAPS)} capabilities), tests under a fresh uid without capabilities, "
+                f"{filt}, ro root, memory+pids cgroup")
 
     # ------------------------------------------------------------------------------------------
     # pool
@@ -320,7 +315,7 @@ class DockerBackend(Backend):
         """(outcome, container still healthy, program ran)."""
         api = self.client.api
         child_uid = CHILD_UID_BASE + random.randrange(CHILD_UID_COUNT)
-        params = json.dumps(program_init_params(limits, child_uid, self._runner_has_child_uid))
+        params = json.dumps(program_init_params(limits, child_uid))
         try:
             exec_id = (await asyncio.to_thread(
                 api.exec_create, slot.container.id,

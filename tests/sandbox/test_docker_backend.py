@@ -55,11 +55,9 @@ def test_candidate_memory_outside_processes_stays_within_memory_mb():
 
 
 def test_program_init_params_separate_the_tests_uid_from_the_runner():
-    p = program_init_params(Limits(), 2_000_000_123, runner_has_child_uid=True)
+    p = program_init_params(Limits(), 2_000_000_123)
     assert p["runner_args"] == ["--child-uid", "2000000123", "--child-gid", "2000000123"]
     assert p["uid"] == 2_000_000_123 and 0 not in p["runner_caps"]  # CAP_CHOWN stays with the set-up
-    legacy = program_init_params(Limits(), 2_000_000_123, runner_has_child_uid=False)
-    assert legacy["runner_args"][0] == "--uid"
 
 
 def test_docker_options_validate_names_the_field():
