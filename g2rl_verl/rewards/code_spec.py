@@ -1,4 +1,5 @@
-"""Code test specifications: decoding, validation and deterministic subsetting (rewards.md §4.2, §4.4).
+"""Code test specifications: decoding, validation and deterministic subsetting (docs/rewards.md, "Code
+reward: test specifications" and "Test subsetting").
 
 Accepted `ground_truth` shapes (a dict, a JSON string, or a compressed string):
 - stdin/stdout `{"inputs": [str], "outputs": [str]}`;
@@ -185,7 +186,16 @@ def _optional_positive(spec: dict, key: str, kind: type) -> float | int | None:
     return kind(value)
 
 
-def parse_test_spec(ground_truth: object, max_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES) -> CodeTests:
+def join_list_entries(values: list) -> list:
+    """Klear's rule for list-valued stdin/stdout entries: `", ".join(map(str, entry))`."""
+    return [", ".join(map(str, v)) if isinstance(v, list) else v for v in values]
+
+
+def parse_test_spec(
+    ground_truth: object, max_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES, join_lists: bool = False
+) -> CodeTests:
+    """Decode and validate a spec. `join_lists` applies Klear's ", " join to list-valued stdin/stdout
+    entries (the `klear` profile); otherwise such entries are a bad spec (data_prep normalises them)."""
     spec = load_spec_object(ground_truth, max_bytes)
     unsupported = [k for k in UNSUPPORTED_KEYS if k in spec]
     if unsupported:
@@ -221,8 +231,13 @@ def parse_test_spec(ground_truth: object, max_bytes: int = DEFAULT_MAX_DECOMPRES
             (_as_call_input(i), o if isinstance(o, str) else json.dumps(o)) for i, o in zip(inputs, outputs)
         )
         return CodeTests("call", cases, fn_name, timeout_s, max_test_cases, problem_key)
+    if join_lists:
+        inputs, outputs = join_list_entries(inputs), join_list_entries(outputs)
     if not all(isinstance(i, str) for i in inputs) or not all(isinstance(o, str) for o in outputs):
-        raise BadTestSpec("stdin/stdout inputs and outputs must be strings (data-prep normalises lists)")
+        raise BadTestSpec(
+            "stdin/stdout inputs and outputs must be strings (data-prep normalises lists; the klear profile "
+            "joins list entries with ', ' as Klear does)"
+        )
     return CodeTests("stdio", tuple(zip(inputs, outputs)), None, timeout_s, max_test_cases, problem_key)
 
 

@@ -1,13 +1,22 @@
-"""Code verifier (rewards.md §4): think handling -> last python block -> test spec -> deterministic subset
--> `sandbox.evaluate_async` -> pass rate.
+"""Code verifier (docs/rewards.md, "Code reward"): think handling -> last python block -> test spec ->
+deterministic subset -> `sandbox.evaluate_async` -> pass rate.
 
 Talks to the sandbox only through its public API (briefs/sandbox_api.md): backend `local` (bubblewrap,
 in-process), `http` (a `python -m sandbox serve` service, `sandbox_url`), `docker` or `unsafe`.
 
 Denominator: p = n_passed / n_selected, where n_selected is the number of tests chosen by the subset;
-tests without a result (runner killed, stop-at-first-failure) count as failed. A test that still has
-verdict SE after the sandbox's own retry, a sandbox exception or a malformed spec is `error` (valid = 0),
-never a silent 0 and never 1.0.
+tests without a result (runner killed, stop-at-first-failure) count as failed.
+
+Who caused a failure (docs/rewards.md, "Infrastructure failures: who caused it"): every verdict the
+candidate's program produced (WA, TLE, MLE, RE, OLE, ...) is the candidate's: scored, `valid = 1`. Only
+what the candidate cannot cause is `error`/`timeout` with `valid = 0`: a malformed or unsupported spec,
+a sandbox that is unavailable or raises, a test that still has verdict SE after the sandbox's own retry
+(the sandbox sets SE only for its own failures, never from anything the program prints or does), and the
+outer watchdog (the sandbox enforces every per-test limit itself, so an expired outer deadline means the
+sandbox is stuck, not the program).
+
+`klear` profile: list-valued stdin/stdout entries are joined with ", " and outputs are compared whole
+after `strip()`, as Klear's reward does. Klear's `pytest` specs remain `error/unsupported_test_format`.
 """
 
 from __future__ import annotations
@@ -58,12 +67,12 @@ async def verify_code(request: VerifyRequest) -> VerifyResult:
     region = answer_region(request.solution_str, request.think_mode)
     if region.text is None:
         return VerifyResult(Kind.FORMAT_ERROR, detail=region.format_error)
-    program = extract_python_block(region.text)
+    program = await asyncio.to_thread(extract_python_block, region.text)  # linear, but off the loop
     if program is None:
         return VerifyResult(Kind.FORMAT_ERROR, detail="no_code_block")
     pred = program_digest(program)
     try:
-        tests = parse_test_spec(request.ground_truth)
+        tests = parse_test_spec(request.ground_truth, join_lists=request.profile == "klear")
     except BadTestSpec as exc:
         return VerifyResult(Kind.ERROR, detail=f"{exc.detail}: {exc}", pred=pred)
 
@@ -82,7 +91,7 @@ async def verify_code(request: VerifyRequest) -> VerifyResult:
                 program,
                 tests.sandbox_spec(indices),
                 limits=limits,
-                compare=cfg.compare,
+                compare=cfg.resolved_compare(request.data_source),
                 backend=_backend(cfg),
             ),
             timeout=deadline_s,

@@ -6,6 +6,8 @@ rejects typos (an unknown key names itself and lists the valid ones).
 Per-data_source defaults (only where the key is not given explicitly):
 - Klear-Reasoner's data_source names (`math_longcot_math_verify*`, `coder1_longcot*`) default to
   `profile=klear` and `think_mode=require_both`, so Klear's released parquet files train unchanged.
+- The `klear` profile (by default or explicitly) also scores code as Klear's reward does: whole-output
+  comparison after `strip()` (`compare=strip`) and list-valued stdin/stdout entries joined with ", ".
 - Every other name defaults to `profile=g2rl` and `think_mode=none`.
 An explicit `profile` / `think_mode` kwarg always wins.
 """
@@ -58,7 +60,7 @@ class RewardConfig:
     math_deadline_s: float = 30.0  # parent-enforced hard deadline per pool task
     # code
     mode: str = "train"  # eval: always run every test (no subsetting)
-    compare: str = "lines"
+    compare: str | None = None  # None -> per-profile default: strip (klear, as Klear compares), else lines
     code_reward: str = "soft"
     max_test_cases: int | None = 16  # train default K when the spec has no max_test_cases; None: all
     subset_salt: str = ""
@@ -74,7 +76,7 @@ class RewardConfig:
         _check_choice("extraction", self.extraction, EXTRACTIONS)
         _check_choice("infra_failure", self.infra_failure, INFRA_FAILURE_POLICIES)
         _check_choice("mode", self.mode, MODES)
-        _check_choice("compare", self.compare, COMPARES)
+        _check_choice("compare", self.compare, COMPARES, allow_none=True)
         _check_choice("code_reward", self.code_reward, CODE_REWARDS)
         _check_choice("sandbox_backend", self.sandbox_backend, SANDBOX_BACKENDS)
         if not 0.0 <= self.max_infra_failure_rate <= 1.0:
@@ -127,6 +129,11 @@ class RewardConfig:
         if self.profile is not None:
             return self.profile
         return "klear" if is_klear_data_source(data_source) else "g2rl"
+
+    def resolved_compare(self, data_source: str) -> str:
+        if self.compare is not None:
+            return self.compare
+        return "strip" if self.resolved_profile(data_source) == "klear" else "lines"
 
     def resolved_think_mode(self, data_source: str) -> str:
         if self.think_mode is not None:

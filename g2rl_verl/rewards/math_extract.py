@@ -28,6 +28,9 @@ from dataclasses import dataclass
 _BOX_TOKENS = re.compile(r"\\(?:boxed|fbox)\s*+\{|\\.|[{}]", re.DOTALL)
 _ANCHOR = re.compile(r"final[ \t]++answer[ \t]++is[ \t]*+:?|answer[ \t]*+(?:\*\*)?[ \t]*+:", re.IGNORECASE)
 _SENTENCE_END = re.compile(r"\.(?=\s+[A-Z])")
+_UNESCAPED_DOLLAR = re.compile(r"(?<!\\)\$")
+# A number written in a base: `52_8`, `4210_{5}`, `A3_{16}` (digits, then the base as a subscript).
+_BASE_NUMBER = re.compile(r"([0-9A-Za-z]+)_\{?(\d+)\}?")
 _INTEGER = re.compile(r"^[+-]?\d+$")
 _INTEGRAL_FLOAT = re.compile(r"^([+-]?\d+)\.0*$")
 _LEFT_RIGHT = re.compile(r"\\(?:left|right)(?![A-Za-z])")
@@ -79,9 +82,9 @@ def _anchor_value(rest: str) -> str:
     value = rest.strip(_EDGE_CHARS)  # markdown emphasis: "**Answer:** **73**"
     if value.startswith("$"):
         delim = "$$" if value.startswith("$$") else "$"
-        close = value.find(delim, len(delim))
-        if close > 0:
-            value = value[len(delim) : close]
+        close = _UNESCAPED_DOLLAR.search(value, len(delim))  # `\$` is a currency sign, not a delimiter
+        if close:
+            value = value[len(delim) : close.start()]
     else:
         end = _SENTENCE_END.search(value)
         if end:
@@ -122,6 +125,16 @@ def integers_equal(a: str, b: str) -> bool:
         return (s.startswith("-") and digits != "0", digits)
 
     return canonical(a.strip()) == canonical(b.strip())
+
+
+def base_number(s: str) -> tuple[str, str] | None:
+    """(digits, base) of an answer written in a base, e.g. `52_8` -> ("52", "8"); else None.
+
+    math-verify drops the subscript, so `52_9` would equal `52_8`; the reward compares these itself."""
+    match = _BASE_NUMBER.fullmatch(remove_whitespace(s))
+    if match is None:
+        return None
+    return match.group(1).upper().lstrip("0") or "0", match.group(2).lstrip("0") or "0"
 
 
 def remove_whitespace(s: str) -> str:

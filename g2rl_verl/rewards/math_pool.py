@@ -141,7 +141,9 @@ class MathVerifyPool:
             return [w.process.pid for w in self._workers]
 
     def run(self, task: str, args: tuple, deadline_s: float) -> Reply:
-        """Run one task; blocks the calling thread. Never raises for worker hangs or crashes."""
+        """Run one task; blocks the calling thread. Never raises for worker hangs or crashes.
+
+        `deadline_s` counts from the moment a warm worker has the task (queueing is not counted)."""
         for _attempt in range(2):  # a crashed worker is replaced and the task retried once
             if self._closed:
                 raise RuntimeError("MathVerifyPool is closed")

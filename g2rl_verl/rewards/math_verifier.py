@@ -16,8 +16,10 @@ Who caused a failure (docs/rewards.md, "Infrastructure failures: who caused it")
 A fast-path verdict needs a usable gold too: an integer gold is usable by construction; any other gold is
 trusted on the fast path only once a worker has parsed it (`_GOLD_STATUS`).
 
-Deadline: `math_deadline_s` runs from the start of the call; extraction counts against it and the pool
-task gets what is left, so a call returns within its deadline (plus thread hand-offs) whatever the text.
+Deadline: `math_deadline_s` bounds the work done for the call: extraction counts against it and the pool
+task gets what is left, so a call's own work ends within its deadline whatever the text. Waiting for a
+free thread or worker behind other calls is not the call's work and is not counted (it is bounded by
+the pool's acquire timeout instead).
 An extracted answer longer than `MAX_ANSWER_CHARS` is scored wrong without math-verify (`answer_too_long`):
 no gold is anywhere near that long, and parsing megabytes would only burn the deadline.
 """
@@ -135,7 +137,8 @@ def _prepare(request: VerifyRequest) -> VerifyResult | tuple[str, tuple]:
     return ("extracted", (golds, pred, *timeouts))
 
 
-def _verify_blocking(request: VerifyRequest, started: float) -> VerifyResult:
+def _verify_blocking(request: VerifyRequest) -> VerifyResult:
+    started = time.perf_counter()
     prepared = _prepare(request)
     if isinstance(prepared, VerifyResult):
         return prepared
@@ -152,6 +155,5 @@ def _verify_blocking(request: VerifyRequest, started: float) -> VerifyResult:
 async def verify_math(request: VerifyRequest) -> VerifyResult:
     # Extraction and the pool wait both run in the pool's waiting threads: nothing text-dependent runs
     # on the caller's event loop.
-    started = time.perf_counter()
     pool = get_math_pool(request.config.math_pool_size)
-    return await pool.in_thread(lambda: _verify_blocking(request, started))
+    return await pool.in_thread(lambda: _verify_blocking(request))

@@ -19,7 +19,7 @@ from multiprocessing.connection import Connection
 from math_verify import parse, verify
 from math_verify.errors import TimeoutException
 
-from .math_extract import integers_equal, is_integer_string, remove_whitespace
+from .math_extract import base_number, integers_equal, is_integer_string, remove_whitespace
 from .math_gold import parse_gold
 from .math_parse import PRED_FORMS, TIMEOUT_WATCH, parse_in_forms, pred_config
 from .math_pool import GOLD_OK, READY, Reply
@@ -67,7 +67,8 @@ def _usable_golds(golds: tuple[str, ...], timeout_s: int, conn: Connection | Non
 
 
 def _fast_verdict(golds: tuple[str, ...], extracted: str) -> str | None:
-    """correct / wrong without math-verify (whitespace-free string equality, integer comparison)."""
+    """correct / wrong without math-verify: whitespace-free string equality, integer comparison, and
+    numbers written in a base (`52_8`: math-verify would ignore the base)."""
     flat = remove_whitespace(extracted)
     if any(remove_whitespace(g) == flat for g in golds):
         return "correct"
@@ -77,6 +78,10 @@ def _fast_verdict(golds: tuple[str, ...], extracted: str) -> str | None:
             return "correct"
         if len(int_golds) == len(golds):
             return "wrong"
+    pred_base = base_number(extracted)
+    gold_bases = [base_number(g) for g in golds]
+    if pred_base is not None and all(b is not None for b in gold_bases):
+        return "correct" if pred_base in gold_bases else "wrong"
     return None
 
 

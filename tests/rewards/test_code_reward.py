@@ -220,3 +220,37 @@ def test_http_sandbox_service_by_url(tmp_path):
     finally:
         server.terminate()
         server.wait(10)
+
+
+# --- the klear profile scores code as Klear's reward does (issue 12 item 7) --------------------------------
+# Klear's code_r1 reward (Kwai-Klear/KlearReasoner, verl/utils/reward_score/code_r1_compute.py, Apache-2.0):
+# list-valued stdin/stdout entries become ", ".join(map(str, entry)); a test passes iff
+# output.strip() == expected.strip().
+
+ECHO_SUM = "a, b = map(int, input().split(', '))\nprint(a + b)"
+LIST_SPEC = {"inputs": [[1, 2], [3, 4]], "outputs": [[3], "7"]}
+
+
+async def test_klear_joins_list_entries_like_klear():
+    klear = await compute_score_async("coder1_longcot", answer(ECHO_SUM, think=True), json.dumps(LIST_SPEC), **KW)
+    assert (klear["kind"], klear["n_passed"], klear["score"]) == ("correct", 2, 1.0), klear
+    # Outside the klear profile list entries are a bad spec (data_prep normalises them): error, valid 0.
+    other = await compute_score_async("apps", answer(ECHO_SUM), json.dumps(LIST_SPEC), **KW)
+    assert (other["kind"], other["valid"]) == ("error", 0.0)
+
+
+async def test_klear_compares_whole_outputs_after_strip():
+    indented = "n = int(input())\nprint('   ' + str(2 * n))"  # leading spaces Klear's strip() ignores
+    spec = json.dumps(STDIO_4)
+    klear = await compute_score_async("coder1_longcot", answer(indented, think=True), spec, **KW)
+    assert (klear["kind"], klear["score"]) == ("correct", 1.0)
+    lines = await compute_score_async("apps", answer(indented), spec, **KW)  # default `lines`: significant
+    assert (lines["kind"], lines["n_passed"]) == ("wrong", 0)
+    explicit = await compute_score_async("coder1_longcot", answer(indented, think=True), spec, compare="lines", **KW)
+    assert explicit["kind"] == "wrong"  # an explicit compare always wins
+
+
+async def test_klear_pytest_specs_remain_a_documented_error():
+    spec = json.dumps({"pytest": "from solution import f\n\ndef test_f():\n    assert f() == 1\n"})
+    out = await compute_score_async("coder1_longcot", answer("def f():\n    return 1", think=True), spec, **KW)
+    assert (out["kind"], out["valid"]) == ("error", 0.0)
