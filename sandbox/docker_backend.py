@@ -41,6 +41,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import dataclasses
 import json
 import os
 import random
@@ -116,6 +117,10 @@ class DockerOptions:
     runtime: str | None = None  # e.g. "runsc" for gVisor
     python: str = "python3"
     pool_id: str = ""  # label value of this pool's containers (set per backend instance)
+    # Docker's AppArmor profile (docker-default) denies mount(), which the per-program set-up needs; set
+    # from the daemon's SecurityOptions: the containers then run AppArmor-unconfined (caps, seccomp and
+    # namespaces still confine them), and `isolation` says so.
+    apparmor_unconfined: bool = False
 
     def validate(self) -> DockerOptions:
         if self.pool_size < 0:
@@ -149,7 +154,7 @@ def container_config(options: DockerOptions, limits: Limits) -> dict:
         nano_cpus=options.nano_cpus,
         cap_drop=["ALL"],
         cap_add=list(CONTAINER_CAPS),  # for the per-program set-up (root); tests hold none
-        security_opt=["no-new-privileges"],
+        security_opt=["no-new-privileges"] + (["apparmor=unconfined"] if options.apparmor_unconfined else []),
         user="0:0",  # see KEEPER
         environment={**SANDBOX_ENV, "HOME": "/tmp"},
         working_dir="/",
@@ -209,6 +214,8 @@ class DockerBackend(Backend):
                     f"`python sandbox/docker/build_image.py` or `docker build -f sandbox/docker/Dockerfile`"
                 ) from None
         self.client = client
+        if _daemon_has_apparmor(client):
+            self.options = dataclasses.replace(self.options, apparmor_unconfined=True)
         with open(RUNNER_PATH, "rb") as f:
             self._runner_src = f.read()
         with open(PROGRAM_INIT_PATH, encoding="utf-8") as f:
@@ -227,6 +234,8 @@ class DockerBackend(Backend):
     def isolation(self) -> str:
         runtime = self.options.runtime or "runc"
         filt = "seccomp" if self._seccomp else "no seccomp filter (unsupported architecture)"
+        if self.options.apparmor_unconfined:
+            filt += ", AppArmor unconfined (docker-default denies the set-up's mounts)"
         return (f"docker-{runtime}: warm container, per-program PID/mount/IPC/UTS/net namespaces with the runner "
                 f"as PID 1 (uid 0, {len(RUNNER_CAPS)} capabilities), tests under a fresh uid without capabilities, "
                 f"{filt}, ro root, memory+pids cgroup")
@@ -366,6 +375,14 @@ class DockerBackend(Backend):
                 await demux
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+
+def _daemon_has_apparmor(client) -> bool:
+    try:
+        options = client.info().get("SecurityOptions") or []
+    except Exception:  # noqa: BLE001 - a test double or an old daemon: assume none
+        return False
+    return any("apparmor" in str(o) for o in options)
 
 
 def _blob(data: bytes) -> bytes:

@@ -60,6 +60,15 @@ def test_program_init_params_separate_the_tests_uid_from_the_runner():
     assert p["uid"] == 2_000_000_123 and 0 not in p["runner_caps"]  # CAP_CHOWN stays with the set-up
 
 
+def test_apparmor_hosts_get_an_unconfined_profile_because_docker_default_denies_mount():
+    import dataclasses
+
+    limits = Limits()
+    assert container_config(DockerOptions(), limits)["security_opt"] == ["no-new-privileges"]
+    cfg = container_config(dataclasses.replace(DockerOptions(), apparmor_unconfined=True), limits)
+    assert cfg["security_opt"] == ["no-new-privileges", "apparmor=unconfined"]
+
+
 def test_docker_options_validate_names_the_field():
     with pytest.raises(ValueError, match="recycle_after"):
         DockerOptions(recycle_after=0).validate()
