@@ -136,6 +136,24 @@ class RewardAwareSyncTrainer(PPOTrainerSync):
             group_metric=section.metric,
         )
 
+    def _init_dataloader(self):
+        super()._init_dataloader()
+        if self._group_filter().enable:
+            self._count_steps_per_generated_batch()
+
+    def _count_steps_per_generated_batch(self) -> None:
+        """With the filter a step consumes data.gen_batch_size prompts, so an epoch has len / gen steps
+        (verl counted len / train_batch_size). Mirrors verl's bookkeeping in `_init_dataloader`."""
+        self.steps_per_epoch = len(self.train_dataset) // int(self.config.data.gen_batch_size)
+        total = self.steps_per_epoch * self.config.trainer.total_epochs
+        if self.config.trainer.total_training_steps is not None:
+            total = self.config.trainer.total_training_steps
+        self.total_training_steps = total
+        with open_dict(self.config):
+            for section in ("actor_rollout_ref.actor.optim", "critic.optim"):
+                if OmegaConf.select(self.config, section):
+                    OmegaConf.select(self.config, section).total_training_steps = total * self.parameter_sync_step
+
     def prepare_step(self) -> dict:
         if not self._group_filter().enable:
             return super().prepare_step()

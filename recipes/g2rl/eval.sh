@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# G2RL evaluation (spec g2rl.md §7; data-eval.md §10.2): MATH500, AMC, AIME24, AIME25 (and GPQA-Diamond /
+# G2RL evaluation: MATH500, AMC, AIME24, AIME25 (and GPQA-Diamond /
 # MMLU-Pro for 4B when their RL-schema files are given): n = 32 samples [decision], temperature 0.8
 # [paper], top_p 0.95 [inferred: EVOL-RL evaluation code], max new tokens = the training response length
 # (8192 for 1.7B, 12288 for 4B) [decision], SimpleRL system prompt + problem [decision]. Reported: pass@1

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # G2RL (arXiv 2512.15687) on the MATH training set (7,500 problems), Qwen3-1.7B-Base / Qwen3-4B-Base, and
-# the GRPO and entropy-bonus baselines with everything else equal (spec g2rl.md §5-§6). Hyperparameters:
+# the GRPO and entropy-bonus baselines with everything else equal. Hyperparameters:
 # config/recipe/g2rl_math.yaml (shared by all three methods) + config/g2rl_size/<SIZE>.yaml (model, 8k /
 # 12k responses) + config/g2rl_method/<METHOD>.yaml (the only per-method difference), each value
 # labelled [paper] / [inferred] / [decision].

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # CE-GPPO (arXiv 2509.20712) on KlearReasoner-MathSub-30K from DeepSeek-R1-Distill-Qwen-1.5B / -7B.
-# Reproduces the Kwai-Klear/CE-GPPO scripts (spec gppo.md §12.3): general-beta loss with beta1 = 0.5 (1.5B)
+# Reproduces the Kwai-Klear/CE-GPPO scripts: general-beta loss with beta1 = 0.5 (1.5B)
 # or 0.75 (7B), beta2 = 1, eps 0.2 / 0.2, c = 10, 16K training responses. Hyperparameters:
 # config/recipe/ce_gppo_1p5b.yaml / ce_gppo_7b.yaml (inheriting the Klear math stage).
 #

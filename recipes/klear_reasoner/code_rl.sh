@@ -23,7 +23,7 @@ GPUS_PER_NODE="${GPUS_PER_NODE:-8}"
 CKPT_DIR="${CKPT_DIR:-$HOME/checkpoints/klear_reasoner}"
 EXPERIMENT="${EXPERIMENT:-code_rl_gppo}"
 LOGGER="${LOGGER:-[console]}"
-SANDBOX_BACKEND="${SANDBOX_BACKEND:-local}"                          # local | docker | http (rewards.md §7)
+SANDBOX_BACKEND="${SANDBOX_BACKEND:-local}"                          # local | docker | http
 
 # shellcheck source=../cluster/launch.sh
 source "$HERE/../cluster/launch.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Klear-Reasoner evaluation (spec data-eval.md §10.1; arXiv 2508.07629 Table 1): AIME24 / AIME25 / HMMT Feb
+# Klear-Reasoner evaluation (arXiv 2508.07629 Table 1): AIME24 / AIME25 / HMMT Feb
 # 2025 avg@64 and LiveCodeBench v5 / v6 avg@8, temperature 0.6, top_p 0.95 [paper], top_k 20 and
 # repetition penalty 1.05 [inferred: reference benchmarks/inference.py], seed 0, 32K new tokens; BUDGET=64k
 # gives the "w/ 64K Inference Budget" row (YaRN factor 2.5 over 32768, max_model_len 81920, 65536 tokens).
@@ -26,7 +26,7 @@ TOP_K=20                                     # [inferred]
 REPETITION_PENALTY=1.05                      # [inferred]
 SEED=0                                       # [inferred]
 TP="${TP:-2}"                                # reference: tensor parallel 2
-MAX_ERROR_RATE="${MAX_ERROR_RATE:-0.01}"     # rewards.md §2.2
+MAX_ERROR_RATE="${MAX_ERROR_RATE:-0.01}"     # max share of infrastructure failures (docs/rewards.md)
 BENCH_DIR="${BENCH_DIR:-/work/shared/data}"  # aime24.jsonl, aime25.jsonl, hmmt_feb2025.jsonl
 LCB_V5_FILE="${LCB_V5_FILE:-}"
 LCB_V6_FILE="${LCB_V6_FILE:-}"

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Klear-Reasoner stage 1: long-CoT SFT of Qwen3-8B-Base with verl's SFT trainer (arXiv 2508.07629 Sec. 3;
-# spec data-eval.md §4.1). Hyperparameters: config/recipe/klear_sft.yaml (max LR 8e-5, cosine to 4e-5,
+# Klear-Reasoner stage 1: long-CoT SFT of Qwen3-8B-Base with verl's SFT trainer (arXiv 2508.07629 Sec. 3).
+# Hyperparameters: config/recipe/klear_sft.yaml (max LR 8e-5, cosine to 4e-5,
 # 4 epochs, 32K [paper]; batch, warmup, SP [decision]: the paper does not state them).
 #
 # Deviations (details: recipes/README.md):

@@ -97,9 +97,9 @@ KLEAR_MATH = {
     "algorithm.adv_estimator": "grpo",
     "algorithm.norm_adv_by_std_in_grpo": True,
     "algorithm.use_kl_in_reward": False,
-    "algorithm.filter_groups.enable": True,
-    "algorithm.filter_groups.metric": "acc",
-    "algorithm.filter_groups.max_num_gen_batches": 1,
+    "algorithm.filter_groups.enable": False,  # verl's filter tops up; Klear's never does (issue 11 item 8)
+    "g2rl_verl.group_filter.enable": True,
+    "g2rl_verl.group_filter.metric": "acc",
     f"{A}.policy_loss.loss_mode": "gppo",
     f"{A}.policy_loss.gppo_beta1": 1.0,
     f"{A}.policy_loss.gppo_beta2": 1.0,

@@ -94,3 +94,13 @@ def test_trainer_generates_gen_batch_size_prompts_and_uses_the_filter(compose_co
 def test_filter_config_errors_name_the_key(compose_config, overrides, message):
     with pytest.raises(ValueError, match=message.replace(".", r"\.")):
         GroupFilterConfig.from_config(compose_config(overrides))
+
+
+def test_an_epoch_counts_generated_batches(compose_config):
+    cfg = compose_config(["g2rl_verl.group_filter.enable=true", "data.train_batch_size=128",
+                          "+data.gen_batch_size=256", "trainer.total_epochs=2"])
+    trainer = RewardAwareSyncTrainer.__new__(RewardAwareSyncTrainer)
+    trainer.config, trainer.parameter_sync_step, trainer.train_dataset = cfg, 1, list(range(1024))
+    trainer._count_steps_per_generated_batch()
+    assert trainer.steps_per_epoch == 4 and trainer.total_training_steps == 8  # 1024 prompts / 256 per step
+    assert cfg.actor_rollout_ref.actor.optim.total_training_steps == 8
