@@ -69,6 +69,20 @@ def test_apparmor_hosts_get_an_unconfined_profile_because_docker_default_denies_
     assert cfg["security_opt"] == ["no-new-privileges", "apparmor=unconfined"]
 
 
+def test_the_runner_accepts_the_child_uid_flags_the_docker_backend_passes():
+    # no daemon needed: a runner that lost the flags would make every docker test SE
+    import subprocess
+    import sys
+
+    from sandbox.backend import RUNNER_PATH
+
+    args = program_init_params(Limits(), 2_000_000_123)["runner_args"]
+    proc = subprocess.run([sys.executable, "-I", "-S", RUNNER_PATH, *args], stdin=subprocess.DEVNULL,
+                          capture_output=True, text=True, timeout=60)
+    assert "unknown argument" not in proc.stderr, proc.stderr
+    assert "EOF" in proc.stderr or "closed" in proc.stderr, proc.stderr  # it got as far as reading a frame
+
+
 def test_docker_options_validate_names_the_field():
     with pytest.raises(ValueError, match="recycle_after"):
         DockerOptions(recycle_after=0).validate()
