@@ -1,14 +1,15 @@
-"""Gold-answer validation with math-verify (rewards.md §3.6).
+"""Gold-answer validation for data_prep builds: the reward's own rule, run over a whole file.
 
-A math gold passes when ``verify(parse(boxed(gold)), parse(boxed(gold)))`` is True and, for integer
-golds, math-verify parses it to that same integer (so the reward's integer fast path agrees). Golds
-that pass but contain ``=``, ``\\text`` or a currency sign are kept and counted as warnings: they
-often score 0 against bare predicted numbers (the check is asymmetric).
+Whether a gold is usable is decided in one place, `g2rl_verl.rewards.math_gold.gold_defect` (truncated
+or unbalanced golds such as ``\\frac{`` are refused, and so are golds math-verify cannot parse or that
+do not verify against themselves); this module only adds what a build needs around it: a cache per
+distinct gold, a process pool, and counts. Golds that pass but contain ``=``, ``\\text`` or a currency
+sign are kept and counted as warnings: they often score 0 against bare predicted numbers.
 
-math-verify's timeouts are SIGALRM-based and only work in the main thread, with int seconds; parsed
-sympy objects are never printed (str() can hang on power towers). With ``workers > 1`` distinct golds
-are checked in a pool of forkserver processes (each check runs in a worker's main thread, so the
-signal timeouts still work); results are identical to the in-process check, only faster.
+math-verify's timeouts are SIGALRM-based and only work in the main thread, with int seconds. With
+``workers > 1`` distinct golds are checked in a pool of forkserver processes (each check runs in a
+worker's main thread, so the signal timeouts still work); results are identical to the in-process
+check, only faster.
 """
 
 from __future__ import annotations
@@ -20,7 +21,6 @@ from collections import Counter
 from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 
-_INTEGER_RE = re.compile(r"-?\d+")
 _WARNING_PATTERNS = {
     "contains '='": re.compile(r"="),
     "contains \\text": re.compile(r"\\text|\\mbox|\\mathrm\{[a-zA-Z]{2,}"),
@@ -29,7 +29,9 @@ _WARNING_PATTERNS = {
 
 
 def _preload() -> None:
-    import math_verify  # noqa: F401 - warm the worker once, not on its first task
+    import math_verify  # noqa: F401
+
+    import g2rl_verl.rewards.math_gold  # noqa: F401 - warm the worker once, not on its first task
 
 
 class GoldValidator:
@@ -91,25 +93,9 @@ class GoldValidator:
 
 
 def check_gold(gold: str, timeout_s: int) -> str | None:
-    """The §3.6 check for one gold; must run in a main thread. None means the gold is usable."""
+    """None when the gold is usable, else the reason (from `gold_defect`). Must run in a main thread."""
     if threading.current_thread() is not threading.main_thread():
         raise RuntimeError("math-verify gold checks must run in a main thread (SIGALRM timeouts)")
-    import sympy
-    from math_verify import parse, verify
-    from math_verify.errors import TimeoutException
+    from g2rl_verl.rewards.math_gold import gold_defect
 
-    try:
-        parsed = parse(f"\\boxed{{{gold}}}", parsing_timeout=timeout_s)
-        if not parsed:
-            return "gold_unparseable: math-verify extracts nothing from \\boxed{gold}"
-        if not verify(parsed, parsed, timeout_seconds=timeout_s):
-            return "gold_not_self_verifying: verify(parse(gold), parse(gold)) is False"
-        if _INTEGER_RE.fullmatch(gold) and not (
-            isinstance(parsed[0], sympy.Integer) and parsed[0] == sympy.Integer(int(gold))
-        ):
-            return "gold_integer_mismatch: math-verify does not parse the integer gold as that integer"
-    except TimeoutException:  # a BaseException: `except Exception` would miss it
-        return "gold_timeout: math-verify timed out"
-    except Exception as e:  # noqa: BLE001 - any parser crash means the gold is unusable
-        return f"gold_error: math-verify raised {type(e).__name__}"
-    return None
+    return gold_defect(gold, timeout_s)

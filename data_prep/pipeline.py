@@ -192,14 +192,18 @@ def _make_filters(cfg: BuildConfig, files: list, opts: ConvertOptions) -> list:
     return filters
 
 
-def _row(cfg: BuildConfig, ex: Example, source: str, index: int, repeat_idx: int) -> dict:
+def _row(cfg: BuildConfig, ex: Example, source: str, index: int, repeat_idx: int, gold_lists: bool) -> dict:
     if cfg.builder == "sft-longcot":
         return {**ex.row, "id": ex.source_id}
     extra = dict(ex.row["extra_info"])
     extra.update(split=cfg.split_name, index=index, source_id=ex.source_id, source=source)
     if cfg.builder == "eval-sets":
         extra["repeat"] = repeat_idx
-    return {**ex.row, "extra_info": extra}
+    row = {**ex.row, "extra_info": extra}
+    if gold_lists:  # the file's ground truths are lists: a single gold is a one-element list
+        gt = row["reward_model"]["ground_truth"]
+        row["reward_model"] = {**row["reward_model"], "ground_truth": gt if isinstance(gt, list) else [gt]}
+    return row
 
 
 def _convert_rows(cfg: BuildConfig, inp, shape, opts: ConvertOptions, report: Report):
@@ -254,7 +258,8 @@ def _output_schema(cfg: BuildConfig, files: list) -> pa.Schema:
     if cfg.builder == "sft-longcot":
         return SFT_SCHEMA
     extra = (("repeat", pa.int64()),) if cfg.builder == "eval-sets" else ()
-    return rl_schema([s for _, s in files], extra)
+    gold_lists = any(shape.gold_lists and rl_math.file_has_gold_lists(inp) for inp, shape in files)
+    return rl_schema([s for _, s in files], extra, gold_lists)
 
 
 class _FileBuild:
@@ -270,6 +275,11 @@ class _FileBuild:
         self.cheap_filters = [f for f in filters if f is not self.token_filter]
         self.code_formats: Counter[str] = Counter()
         self.index = 0  # rows written so far (the next extra_info.index)
+        self.gold_lists = (
+            pa.types.is_list(writer.schema.field("reward_model").type.field("ground_truth").type)
+            if cfg.builder != "sft-longcot"
+            else False
+        )
 
     def run_file(self, inp, shape, opts: ConvertOptions) -> None:
         written_before = self.index
@@ -277,7 +287,9 @@ class _FileBuild:
         while chunk := list(itertools.islice(converted, _CHUNK_ROWS)):
             survivors = self._cheap_pass(chunk, inp, shape.name)
             if self.gold is not None:
-                self.gold.prefetch(item.gold for _, item in survivors if item.gold is not None)
+                self.gold.prefetch(
+                    g for _, item in survivors for g in (item.golds or [item.gold]) if g is not None
+                )
             for row_no, item in survivors:
                 self._finish_row(row_no, item, inp, shape.name)
         self.report.inputs.append(
@@ -309,9 +321,11 @@ class _FileBuild:
         return survivors
 
     def _finish_row(self, row_no: int, item: Example, inp, src: str) -> None:
-        if self.gold is not None and item.gold is not None and (reason := self.gold.failure(item.gold)):
-            self.report.reject(src, str(inp.path), row_no, f"{reason} (gold {item.gold!r})")
-            return
+        if self.gold is not None and item.gold is not None:
+            for gold in item.golds or [item.gold]:
+                if reason := self.gold.failure(gold):
+                    self.report.reject(src, str(inp.path), row_no, f"gold {reason} (gold {gold!r})")
+                    return
         if self.token_filter is not None and self.token_filter.drop_reason(item):
             self.report.drop(src, self.token_filter.name)
             return
@@ -323,7 +337,7 @@ class _FileBuild:
         if self.token_filter is not None:
             self.report.histograms["tokens"].add(self.token_filter.last_length)
         for k in range(self.cfg.repeat):
-            self.writer.write(_row(self.cfg, item, src, self.index, k))
+            self.writer.write(_row(self.cfg, item, src, self.index, k, self.gold_lists))
             self.index += 1
             self.report.written(src, self.cfg.split_name)
 

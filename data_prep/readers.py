@@ -32,6 +32,7 @@ _DATA_SUFFIXES = (".parquet", ".jsonl", ".jsonl.gz", ".json", ".json.gz", ".csv"
 _HUB_NAME_RE = re.compile(r"[A-Za-z0-9][\w.-]*/[\w.-]+")
 _PARQUET_BATCH_ROWS = 1024
 _JSON_CHUNK_CHARS = 1 << 20
+_NUMBER_CHARS = frozenset("0123456789+-.eE")
 
 
 class BadLine:
@@ -163,8 +164,11 @@ def iter_json_array(f: io.TextIOBase, where: str, chunk_chars: int = _JSON_CHUNK
                 if not eof and fill(max(chunk_chars, len(buf) - pos)):
                     continue
                 raise DataPrepError(f"{where}: element {number + 1} is not valid JSON ({e.msg})") from None
-            # a number at the end of the buffer may continue in the next chunk ("12" + "34")
-            if end == len(buf) and not eof and fill(chunk_chars):
+            # a number cut by the chunk boundary decodes as its prefix ("-1" of "-1.5e3"): a number must
+            # be followed by a character that cannot continue it
+            is_number = isinstance(value, int | float) and not isinstance(value, bool)
+            cut = end == len(buf) or (is_number and buf[end] in _NUMBER_CHARS)
+            if cut and not eof and fill(chunk_chars):
                 continue
             break
         number += 1

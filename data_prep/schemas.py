@@ -1,4 +1,4 @@
-"""Arrow schemas of the files data_prep writes (data-eval.md §1 RL, §2 SFT).
+"""Arrow schemas of the files data_prep writes (RL and SFT; docs/data-and-eval.md, "Schemas").
 
 The schema is fixed before the first row is written: extra_info holds split, index, source_id and
 source for every row, plus the union of the per-source fields of the input shapes present (null in
@@ -21,7 +21,10 @@ BASE_EXTRA_INFO = (
 )
 
 
-def rl_schema(shapes: list[SourceShape], extra: tuple[tuple[str, pa.DataType], ...] = ()) -> pa.Schema:
+def rl_schema(
+    shapes: list[SourceShape], extra: tuple[tuple[str, pa.DataType], ...] = (), gold_lists: bool = False
+) -> pa.Schema:
+    """`gold_lists`: ground_truth is list<string> (several accepted answers) instead of string."""
     fields: dict[str, pa.DataType] = dict(BASE_EXTRA_INFO)
     for name, dtype in [f for s in shapes for f in s.extra_fields] + list(extra):
         if fields.setdefault(name, dtype) != dtype:
@@ -31,7 +34,15 @@ def rl_schema(shapes: list[SourceShape], extra: tuple[tuple[str, pa.DataType], .
             ("data_source", pa.string()),
             ("prompt", CHAT),
             ("ability", pa.string()),
-            ("reward_model", pa.struct([("style", pa.string()), ("ground_truth", pa.string())])),
+            (
+                "reward_model",
+                pa.struct(
+                    [
+                        ("style", pa.string()),
+                        ("ground_truth", pa.list_(pa.string()) if gold_lists else pa.string()),
+                    ]
+                ),
+            ),
             ("extra_info", pa.struct(list(fields.items()))),
         ]
     )

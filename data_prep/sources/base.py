@@ -28,7 +28,7 @@ class Example:
     `problem` is the text dedup and decontamination look at (the bare question, never a prompt
     template); `row` holds the output columns, with `extra_info` missing `split`/`index` (added when
     written). `response` (SFT) joins the dedup key; `num_tests` (code) feeds the min-tests filter;
-    `gold` (math) is validated with math-verify.
+    `gold` (math; every entry of `golds` when a source lists several) is validated with math-verify.
     """
 
     source_id: str
@@ -38,6 +38,7 @@ class Example:
     num_tests: int | None = None
     test_format: str | None = None
     gold: str | None = None
+    golds: list[str] | None = None  # every accepted answer when a source lists several (gold = golds[0])
     source: str = ""  # the source shape name, set by the pipeline
     location: str = ""  # "file:N" (N = 1-based line or row number), set by the pipeline
 
@@ -79,6 +80,7 @@ class SourceShape:
     # per-source extra_info fields (name, arrow type); absent ones are null in rows of other sources
     extra_fields: tuple[tuple[str, pa.DataType], ...] = field(default_factory=tuple)
     description: str = ""
+    gold_lists: bool = False  # rows may list several accepted answers (Skywork-OR1)
 
 
 def detect_shape(path: Path, columns: frozenset[str], shapes: list[SourceShape], builder: str) -> SourceShape:

@@ -147,7 +147,7 @@ def test_rl_math_all_shapes(tmp_path, run_build, load_rl):
     assert rows[2]["extra_info"]["source_id"] == "MATH-TTT-0"
     assert rows[0]["extra_info"]["level"] is None  # same struct fields on every row, null where absent
     reasons = report["rejected"]["by_reason"]
-    assert reasons.get("gold_unparseable") == 1
+    assert reasons.get("gold math-verify cannot parse") == 1
     assert sum(v for k, v in reasons.items() if "proof" in k) == 1
     assert report["gold_validation"]["checked"] == 7
     assert [i["shape"] for i in report["inputs"]] == [

@@ -26,6 +26,20 @@ def test_math_train_all_rows_and_decontamination_against_math500(run_build, load
     assert len(report["decontamination"]["removed"]) == removed
     gv = report["gold_validation"]
     assert report["totals"]["read"] == 7500
+    # truncated golds ("\\frac{2\\sqrt{35") are rejected by name; recount them independently: golds
+    # with more "{" than "}" among the rows that decontamination kept
+    removed_ids = {r["source_id"] for r in report["decontamination"]["removed"]}
+    rows = pq.read_table(MATH_TRAIN).to_pylist()
+    truncated = [
+        r["reward_model"]["ground_truth"]
+        for r in rows
+        if r["extra_info"]["index"] not in removed_ids
+        and r["reward_model"]["ground_truth"].count("{") > r["reward_model"]["ground_truth"].count("}")
+    ]
+    by_reason = report["rejected"]["by_reason"]
+    assert len(truncated) > 90 and by_reason["gold truncated"] == len(truncated)
+    listed = [r for r in report["rejected"]["rows"] if ": gold truncated: ends inside " in r]
+    assert len(listed) == len(truncated) and all(r.startswith(f"{MATH_TRAIN}:") for r in listed)
     # golds are checked for every row that survives dedup/decontamination (the cheap filters run first)
     assert gv["checked"] == 7500 - removed
     # every row is written, rejected (with a reason) or removed by decontamination
