@@ -1,6 +1,6 @@
 """CPU support for verl 0.9.1: everything needed to run verl's real trainer without an accelerator.
 
-verl 0.9.1 has no CPU platform and no CPU rollout backend (verl-0.9.md §10). This package adds both
+verl 0.9.1 has no CPU platform and no CPU rollout backend (docs/verl-integration.md, "CPU support"). This package adds both
 from outside verl, without patching its files:
 
 - :mod:`g2rl_verl.cpu.platform`: a ``cpu`` platform for verl's ``PlatformRegistry`` (device module,

@@ -65,7 +65,7 @@ def test_fused_kernels_are_refused_with_the_reason(engine_results):
 
 
 def test_engine_features_change_the_advantages(engine_results):
-    # g2rl.md §11.7: the features from the engine drive the estimator; shaping moves the advantages
+    # the features from the engine drive the estimator; shaping moves the advantages
     phi = engine_results["padded_tied"]["phi"]
     score01 = torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0, 1.0])
     index = np.array(["a", "a", "a", "b", "b", "b"], dtype=object)

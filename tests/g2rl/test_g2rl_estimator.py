@@ -78,7 +78,7 @@ def test_shaping_changes_advantages_and_matches_grpo_of_the_shaped_rewards():
 
 
 def test_spec_m4_example_grpo_advantages():
-    # g2rl.md §11.2 (shaped rewards derived in test_g2rl_shaping.py): eq12 r~ = (1, 1, -0.5, -0.789599),
+    # the m = 4 worked example (shaped rewards derived in test_g2rl_shaping.py): eq12 r~ = (1, 1, -0.5, -0.789599),
     # mean 0.177600, unbiased std 0.956957 -> A = (0.859390, 0.859390, -0.708077, -1.010702)
     r2 = 2**-0.5
     phi = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [r2, r2]])

@@ -2,7 +2,7 @@
 
 Reference (independent of the identity): d log softmax(z_t / T)[y_t] / d h_t = (1/T) W (e_y - p_t) with
 h_t the final hidden state (the lm_head input). So Phi_i = T * mean over response tokens of the autograd
-gradient of log p(y_t) with respect to h_t (g2rl.md §2.2).
+gradient of log p(y_t) with respect to h_t.
 """
 
 import pytest
@@ -97,7 +97,7 @@ def test_per_sample_temperature_and_empty_response():
     weight = torch.randn(13, 4, generator=gen)  # [V, d]
     labels = torch.randint(0, 13, (3, 5), generator=gen)
     mask = torch.ones(3, 5)
-    mask[1] = 0.0  # L = 0: Phi must be exactly 0 (g2rl.md §4.6)
+    mask[1] = 0.0  # L = 0: Phi must be exactly 0
     temps = torch.tensor([0.5, 1.0, 2.0])
     phi = g2rl.sequence_features(logits, weight, labels, mask, temperature=temps, chunk_tokens=4)
     for b in (0, 2):  # each row equals the scalar-temperature computation
@@ -122,7 +122,7 @@ def test_low_precision_weight_is_upcast_chunkwise_over_vocab(monkeypatch):
 
 
 def test_sequence_parallel_partial_sums_add_up_to_the_unsplit_features():
-    # g2rl.md §11.6: two SP ranks each hold half of the packed rows (+1 pad row); summing their partial
+    # two SP ranks each hold half of the packed rows (+1 pad row); summing their partial
     # sums and dividing by the full L_i gives the unsplit Phi, even when a sequence straddles the cut.
     gen = torch.Generator().manual_seed(5)
     cu = torch.tensor([0, 7, 12, 21])  # 21 rows, 3 sequences; the cut at row 11 splits sequence 1

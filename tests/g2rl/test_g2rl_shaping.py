@@ -1,4 +1,4 @@
-"""Shaping maths of g2rl_verl.g2rl (g2rl.md §2.5-2.11, §4.6, §11.2-11.5) against hand-derived values."""
+"""Shaping maths of g2rl_verl.g2rl (docs/methods.md, "G2RL: shaping") against hand-derived values."""
 
 import math
 
@@ -43,7 +43,7 @@ def test_three_responses_by_hand_both_modes():
 
 
 def spec_example():
-    # g2rl.md §11.2: m = 4, r = (+1, +1, -1, -1). Phi1 = Phi2 = e1, Phi3 = e2, Phi4 = (e1 + e2)/sqrt2, so
+    # worked example: m = 4, r = (+1, +1, -1, -1). Phi1 = Phi2 = e1, Phi3 = e2, Phi4 = (e1 + e2)/sqrt2, so
     # S12 = 1, S13 = S23 = 0, S14 = S24 = S34 = 1/sqrt2 (S^2 = 1/2).
     features = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [R2, R2]])
     scores = torch.tensor([1.0, 1.0, 0.0, 0.0])
@@ -148,7 +148,7 @@ def test_uniform_groups_with_and_without_the_flag():
     ids = ["a"] * 4 + ["b"] * 4
     shaped = g2rl.compute_shaping(scores, features, ids)
     assert shaped.uniform_group.tolist() == [True, False]
-    assert (shaped.shaped[:4] > 1.0).any()  # default: novelty still ranks an all-correct group (§2.11)
+    assert (shaped.shaped[:4] > 1.0).any()  # default: novelty still ranks an all-correct group
     skipped = g2rl.compute_shaping(scores, features, ids, skip_uniform_groups=True)
     assert skipped.skipped_group.tolist() == [True, False]
     assert torch.equal(skipped.shaped[:4], torch.ones(4, dtype=torch.float64))  # r~ = r

@@ -1,4 +1,4 @@
-"""Per-token GPPO maths against the hand-derived table of gppo.md §7 (ε_l=0.2, ε_h=0.28, c=10).
+"""Per-token GPPO maths against a hand-derived table (ε_l=0.2, ε_h=0.28, c=10).
 
 F (gradient weight) = (∂L/∂log π_θ) ÷ (−A): what multiplies ∇log π·A in the gradient. For example
 δ=0.5, A=−1: δ < 1−ε_l and A<0, so GPPO's loss is −A·(1−ε_l)·g = 0.8·g with g = δ/sg(δ); ∂g/∂logπ = 1,
@@ -22,7 +22,7 @@ VARIANTS = {
     "ce_05": dict(beta_low=0.5, beta_high=1.0, only_high=False),
 }
 
-# (δ, A): {variant: (L, F)} transcribed from gppo.md §7.
+# (δ, A): {variant: (L, F)} derived by hand from docs/methods.md, "GPPO".
 TABLE = [
     ((0.5, +1), dict(ppo=(-0.5, 0.5), gppo=(-0.5, 0.5), only_high=(-0.5, 0.5), general_025=(-0.5, 0.5), ce_05=(-0.5, 0.5))),
     ((0.5, -1), dict(ppo=(0.8, 0.0), gppo=(0.8, 0.8), only_high=(0.8, 0.0), general_025=(0.2, 0.2), ce_05=(0.4, 0.4))),

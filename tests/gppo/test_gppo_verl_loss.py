@@ -81,7 +81,7 @@ def test_beta_scaling_through_registry(loss_mode, beta1, beta2, low_weight, high
     loss.backward()
     assert log_prob.grad[0, 0].item() / 1.0 == pytest.approx(low_weight)
     assert log_prob.grad[0, 1].item() / -1.0 == pytest.approx(high_weight)
-    # forward: β scales the clipped value (gppo.md §3): low token β₁·0.8, high token -β₂·1.28
+    # forward: β scales the clipped value: low token β₁·0.8, high token -β₂·1.28
     want_low = 0.8 * (beta1 if loss_mode == "ce_gppo" else 1.0)
     want_high = -1.28 * (beta2 if loss_mode == "ce_gppo" else 1.0)
     assert loss.item() == pytest.approx(want_low + want_high)

@@ -1,4 +1,4 @@
-"""Klear's positive-sample NLL term through the whole-loss wrapper (gppo.md §9)."""
+"""Klear's positive-sample NLL term through the whole-loss wrapper (docs/methods.md, "Positive-sample NLL")."""
 
 import math
 

@@ -10,7 +10,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_no_tests_or_scripts_package_that_could_shadow_verls():
-    # verl's wheel installs top-level `tests` and `scripts` packages into site-packages (verl-0.9.md §9.2).
+    # verl's wheel installs top-level `tests` and `scripts` packages into site-packages.
     assert not list((ROOT / "tests").rglob("__init__.py"))
     pyproject = tomllib.loads((ROOT / "pyproject.toml").read_text())
     include = pyproject["tool"]["setuptools"]["packages"]["find"]["include"]
