@@ -1,73 +1,35 @@
-"""Code test specs in the Klear-compatible JSON layout of rewards.md §4.2, built from each source.
+"""Code test specs in the Klear-compatible JSON layout the code reward reads (docs/rewards.md), built
+from each source.
 
 Layouts produced: stdin ``{"inputs": [str], "outputs": [str]}``, call-based ``{..., "fn_name": str}``
 (each input is newline-separated JSON arguments, each output one JSON value), or Klear functional
 ``{"functional": str | [str]}``; optional ``timeout`` / ``max_test_cases``. Klear's ``pytest`` and
 file-based formats are rejected as unsupported (the reward module cannot run them).
 
-LiveCodeBench's compressed private tests (base64 -> zlib -> pickle -> JSON string) are decoded with
-a restricted unpickler that resolves no global at all and a cap on the decompressed size.
+LiveCodeBench's compressed private tests (base64 -> zlib -> pickle -> JSON string) are decoded by the
+reward's decoder: strict base64, a restricted unpickler that resolves no global at all, and a cap on
+the decompressed size.
 """
 
 from __future__ import annotations
 
-import base64
-import binascii
-import io
 import json
-import pickle
-import zlib
 
 from data_prep.errors import RowError
+from g2rl_verl.rewards.code_spec import DEFAULT_MAX_DECOMPRESSED_BYTES, BadTestSpec
+from g2rl_verl.rewards.code_spec import decode_compressed as _decode
 
-DEFAULT_MAX_DECOMPRESSED_BYTES = 256 << 20
-_PRIMITIVES = (str, bytes, int, float, bool, type(None))
 _UNSUPPORTED_KEYS = ("pytest", "inputs_file", "outputs_file")
 
 
-class _NoGlobalsUnpickler(pickle.Unpickler):
-    def find_class(self, module, name):
-        raise pickle.UnpicklingError(
-            f"global '{module}.{name}' refused: test payloads hold only plain values"
-        )
-
-
-def _check_plain(value, depth: int = 0) -> None:
-    if depth > 64:
-        raise RowError("bad_test_spec: compressed payload nests too deeply")
-    if isinstance(value, _PRIMITIVES):
-        return
-    if isinstance(value, list | tuple):
-        for v in value:
-            _check_plain(v, depth + 1)
-    elif isinstance(value, dict):
-        for k, v in value.items():
-            _check_plain(k, depth + 1)
-            _check_plain(v, depth + 1)
-    else:
-        raise RowError(f"bad_test_spec: compressed payload holds a {type(value).__name__}")
-
-
 def decode_compressed(payload: str, max_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES):
-    """base64 -> zlib (size-capped) -> restricted pickle -> (JSON-parsed if a string)."""
+    """base64 -> zlib (size-capped) -> restricted pickle -> JSON: the reward's decoder
+    (`g2rl_verl.rewards.code_spec.decode_compressed`, the one home of this format), with its errors
+    reported as row rejections."""
     try:
-        raw = base64.b64decode(payload, validate=True)
-        inflater = zlib.decompressobj()
-        data = inflater.decompress(raw, max_bytes)
-        if inflater.unconsumed_tail:
-            raise RowError(f"bad_test_spec: compressed payload inflates past {max_bytes} bytes")
-        value = _NoGlobalsUnpickler(io.BytesIO(data)).load()
-    except RowError:
-        raise
-    except (binascii.Error, zlib.error, pickle.UnpicklingError, EOFError, ValueError, TypeError) as e:
-        raise RowError(f"bad_test_spec: cannot decode compressed payload ({type(e).__name__}: {e})") from None
-    _check_plain(value)
-    if isinstance(value, str):
-        try:
-            value = json.loads(value)
-        except json.JSONDecodeError:
-            raise RowError("bad_test_spec: decoded payload is a string that is not JSON") from None
-    return value
+        return _decode(payload, max_bytes)
+    except BadTestSpec as e:
+        raise RowError(f"bad_test_spec: cannot decode compressed payload ({e})") from None
 
 
 def _as_text(value, what: str) -> str:

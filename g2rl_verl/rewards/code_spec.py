@@ -90,7 +90,7 @@ def _check_primitive_tree(value: object, depth: int = 0) -> None:
 def decode_compressed(payload: str, max_bytes: int = DEFAULT_MAX_DECOMPRESSED_BYTES) -> object:
     """base64 -> zlib (capped) -> restricted pickle -> JSON if the result is a str."""
     try:
-        raw = base64.b64decode(payload.encode("ascii"), validate=False)
+        raw = base64.b64decode(payload.encode("ascii"), validate=True)  # junk characters are an error, not skipped
     except (binascii.Error, UnicodeEncodeError, ValueError) as exc:
         raise BadTestSpec(f"ground_truth is neither JSON nor base64: {type(exc).__name__}") from None
     decompressor = zlib.decompressobj()

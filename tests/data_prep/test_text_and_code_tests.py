@@ -45,15 +45,29 @@ class _Evil:
 
 def test_restricted_unpickler_refuses_globals_and_zip_bombs():
     evil = base64.b64encode(zlib.compress(pickle.dumps(_Evil()))).decode()
-    with pytest.raises(RowError, match="refused"):
+    with pytest.raises(RowError, match="forbidden"):
         code_tests.decode_compressed(evil)
     # a set needs no global in protocol 4+, but it is not a plain JSON-like value: rejected after loading
     odd = base64.b64encode(zlib.compress(pickle.dumps({1, 2}, protocol=4))).decode()
     with pytest.raises(RowError, match="holds a set"):
         code_tests.decode_compressed(odd)
     bomb = base64.b64encode(zlib.compress(pickle.dumps("x" * 5000))).decode()
-    with pytest.raises(RowError, match="inflates past 1000 bytes"):
+    with pytest.raises(RowError, match="exceeds the 1000-byte cap"):
         code_tests.decode_compressed(bomb, max_bytes=1000)
+    # strict base64 (one rule with the reward): stray characters are an error, not silently skipped
+    good = base64.b64encode(zlib.compress(pickle.dumps('[{"input": "1", "output": "1"}]'))).decode()
+    assert code_tests.decode_compressed(good) == [{"input": "1", "output": "1"}]
+    with pytest.raises(RowError, match="base64"):
+        code_tests.decode_compressed(good[:8] + "!*" + good[8:])
+
+
+def test_one_compressed_test_decoder():
+    from g2rl_verl.rewards import code_spec
+
+    assert code_tests._decode is code_spec.decode_compressed
+    cases = [{"input": "2\n", "output": "4\n", "testtype": "stdin"}]
+    payload = lcb_compress(cases)
+    assert code_tests.decode_compressed(payload) == code_spec.decode_compressed(payload) == cases
 
 
 def test_apps_call_based_and_stdin_lists():
