@@ -75,8 +75,9 @@ RUNNER_CAPS = (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID, C
 CONTAINER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_PTRACE", "SYS_ADMIN")
 # Emptied by the runner after every test, besides WORKDIR (the program's fresh IPC namespace: SysV too).
 SCRATCH_DIRS = ["/dev/shm", "/dev/mqueue"]
-CLEAN_SHMEM_BYTES = 1 << 20
-TMPFS_INODES = 16384  # per tmpfs: a million empty files would cost ~1 GiB of kernel memory and a long wipe  # shmem a clean container may show (the keeper's interpreter, page cache)
+CLEAN_SHMEM_BYTES = 1 << 20  # what a clean container (keeper + set-up, no program) may still hold
+CLEAN_ANON_BYTES = 64 << 20  # keeper + set-up interpreters: about 8 MiB measured
+TMPFS_INODES = 16384  # per tmpfs: a million empty files would cost ~1 GiB of kernel memory and a long wipe
 _HELLO, _END = b"G2RL", b"G2RE"
 
 
@@ -348,7 +349,7 @@ class DockerBackend(Backend):
             hello = await _read_message(stdout, _HELLO, 30.0)
             if hello is None:
                 return failed("container set-up did not greet")
-            if hello.get("left") or hello.get("survivors") or (hello.get("shmem") or 0) > CLEAN_SHMEM_BYTES:
+            if hello.get("survivors") or not _clean(hello):
                 self.stats["unclean"] += 1
                 return failed(f"container not clean before the program: {hello}", ran=False)
             writer.write(_blob(self._runner_src) + _blob(self._seccomp))
@@ -359,7 +360,7 @@ class DockerBackend(Backend):
             end = await _read_message(stdout, _END, 10.0 if healthy else 1.0, skip_frames=1)
             if end is not None and (end.get("oom_kill") or 0) > (hello.get("oom_kill") or 0):
                 outcome.oom_killed = True  # SIGKILLed tests are MLE (sandbox/session.py)
-            if healthy and (end is None or end.get("left") or (end.get("shmem") or 0) > CLEAN_SHMEM_BYTES):
+            if healthy and not _clean(end):
                 self.stats["unclean"] += 1
                 healthy = False
             outcome.runner_stderr = bytes(stderr_tail).decode("utf-8", "replace")
@@ -375,6 +376,13 @@ class DockerBackend(Backend):
                 await demux
             except (asyncio.CancelledError, Exception):  # noqa: BLE001
                 pass
+
+
+def _clean(report: dict | None) -> bool:
+    """A set-up report (before or after a program) says: no other process, no shared memory, no memory
+    held by anything but the keeper and the set-up."""
+    return (report is not None and not report.get("left")
+            and (report.get("shmem") or 0) <= CLEAN_SHMEM_BYTES and (report.get("anon") or 0) <= CLEAN_ANON_BYTES)
 
 
 def _daemon_has_apparmor(client) -> bool:
