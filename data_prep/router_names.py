@@ -1,4 +1,4 @@
-"""data_source names the reward router knows (rewards.md §6), asked of the router itself.
+"""data_source names the reward router knows (docs/rewards.md), asked of the router itself.
 
 data_prep only emits names the router resolves, and --data-source overrides are checked against it, so
 a built file can never carry a data_source the router would refuse, and the two lists cannot drift.

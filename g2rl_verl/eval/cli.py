@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from g2rl_verl.eval.datasets import SIMPLERL_SYSTEM_PROMPT, load_problems, with_system_prompt
+from g2rl_verl.eval.paper_results import check_paper_models
 from g2rl_verl.eval.records import file_sha256, read_generations, write_records
 from g2rl_verl.eval.report import write_report
-from g2rl_verl.eval.scoring import grade
+from g2rl_verl.eval.scoring import grade, sandbox_isolation
 from g2rl_verl.eval.summary import summarize
 
 EXIT_ERROR_RATE = 3
@@ -113,7 +114,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     s.add_argument("--seed", type=int, default=0, help="seed of maj@k subsets and bootstrap CIs")
     s.add_argument(
-        "--paper-model", nargs="*", default=(), help="only show paper rows whose model contains one of these"
+        "--paper-model",
+        nargs="*",
+        default=(),
+        help="compare only against these paper rows (full row labels, e.g. 'Klear-Reasoner-8B')",
     )
     s.add_argument(
         "--max-error-rate", type=float, default=0.01, help="fail when timeout+error share exceeds this"
@@ -167,6 +171,10 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_score(args: argparse.Namespace) -> int:
+    try:
+        check_paper_models(tuple(args.paper_model))
+    except ValueError as e:
+        raise SystemExit(str(e)) from None
     files = sorted(args.in_dir.glob(f"*{GEN_SUFFIX}"))
     if args.benchmarks:
         wanted = set(args.benchmarks)
@@ -200,6 +208,7 @@ def cmd_score(args: argparse.Namespace) -> int:
         "reward_kwargs": reward_kwargs,
         "max_error_rate": args.max_error_rate,
         "maj_seed": args.seed,
+        "sandbox": sandbox_isolation({ds for s in summaries for ds in s.data_sources}, reward_kwargs),
     }
     run_files = {
         f.name: json.loads(f.with_name(f.name.replace(GEN_SUFFIX, ".run.json")).read_text())

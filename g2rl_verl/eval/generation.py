@@ -1,4 +1,4 @@
-"""Resumable sampling of n responses per problem (data-eval.md §10.3).
+"""Resumable sampling of n responses per problem (docs/data-and-eval.md, "Evaluation harness").
 
 The loop here is engine-agnostic (`Engine` protocol); `VLLMEngine` is the production engine and the
 only module that imports vLLM (lazily, so `score` works on machines without it).

@@ -1,4 +1,4 @@
-"""Evaluation metrics over n sampled responses per problem (data-eval.md §8).
+"""Evaluation metrics over n sampled responses per problem (docs/data-and-eval.md, "Evaluation metrics").
 
 Pure functions on plain Python / numpy values; no verl, no I/O.
 
@@ -160,19 +160,24 @@ def maj_at_k_problem(
 
     n == k: the exact-expectation majority over all samples (no randomness).
     n > k: the mean over ``num_subsets`` uniformly random k-subsets drawn WITHOUT replacement from ``rng``
-    (data-eval.md §8). Decision: when there are at most ``num_subsets`` distinct k-subsets, every subset is
+    (docs/data-and-eval.md). Decision: when there are at most ``num_subsets`` distinct k-subsets, every subset is
     enumerated instead; that is the exact value the random estimate converges to, with no sampling noise.
     """
     n = len(answers)
     if not 1 <= k <= n:
         raise ValueError(f"maj@k: need 1 <= k <= n, got k={k}, n={n}")
     ids, group_correct = _encode_answers(answers, correct)
-    if math.comb(n, k) <= num_subsets:
+    if maj_is_exact(n, k, num_subsets):
         subsets = np.array(list(itertools.combinations(range(n), k)), dtype=np.int64)  # [C(n,k), k]
         return float(_majority_scores(ids[subsets], group_correct).mean())
     # a random permutation per row; its first k columns are a uniform k-subset without replacement
     perms = np.argsort(rng.random((num_subsets, n)), axis=1)[:, :k]  # [S, k]
     return float(_majority_scores(ids[perms], group_correct).mean())
+
+
+def maj_is_exact(n: int, k: int, num_subsets: int = DEFAULT_NUM_SUBSETS) -> bool:
+    """Whether maj@k enumerates every k-subset of n samples (an exact value, no sampling noise)."""
+    return math.comb(n, k) <= num_subsets
 
 
 def per_problem_maj_at_k(

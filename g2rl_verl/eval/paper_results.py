@@ -4,13 +4,12 @@ Every value below is copied exactly from a result table of the spec (which copie
 here is inferred or derived. Each table records where it comes from. Values are percentages.
 
 Sources:
-- KLEAR_TABLE1: Klear-Reasoner, arXiv 2508.07629, Table 1 (spec data-eval.md §11.1). 32K inference
-  budget unless the row says otherwise; † rows are the authors' own evaluation of other models.
-- CE_GPPO_README: Kwai-Klear/CE-GPPO README table (spec data-eval.md §11.4); the metric behind each
-  column is not stated there.
-- G2RL_TABLE1 / G2RL_TABLE2: G2RL, arXiv 2512.15687, Tables 1 and 2 (spec g2rl.md §8.1, §8.2).
-  The paper's "AMC" set is not named; the 83-problem AMC 2022+2023 set is inferred (g2rl.md §7), so
-  its AMC numbers are shown against our `amc23` (40 problems) with that caveat.
+- KLEAR_TABLE1: Klear-Reasoner, arXiv 2508.07629, Table 1. 32K inference budget unless the row says
+  otherwise; † rows are the authors' own evaluation of other models.
+- CE_GPPO_README: Kwai-Klear/CE-GPPO README table; the metric behind each column is not stated there.
+- G2RL_TABLE1 / G2RL_TABLE2: G2RL, arXiv 2512.15687, Tables 1 and 2. The paper's "AMC" set is not
+  named; the 83-problem AMC 2022+2023 set is inferred, so its AMC numbers are shown against our
+  `amc23` (40 problems) with that caveat (docs/data-and-eval.md, "Evaluation reports").
 """
 
 from __future__ import annotations
@@ -29,7 +28,7 @@ class PaperNumber:
 
 
 # The metric the paper reports, mapped to the name of our estimator computed from the same samples.
-# G2RL's pass@1 is the mean correctness over all n samples (g2rl.md §7), i.e. our avg@n.
+# G2RL's pass@1 is the mean correctness over all n samples (docs/methods.md), i.e. our avg@n.
 def our_metric_for(paper_metric: str) -> str:
     if paper_metric == "pass@1" or paper_metric.startswith("avg@"):
         return "avg@n"
@@ -129,12 +128,48 @@ BENCHMARK_ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 
+# Problems per benchmark in the papers' evaluations: (count, where the count comes from). A run on a
+# different number of problems is not comparable to the paper's number, and the report says so.
+PAPER_PROBLEM_COUNTS: dict[str, tuple[int, str]] = {
+    "aime24": (30, "AIME 2024 I + II"),
+    "aime25": (30, "AIME 2025 I + II"),
+    "hmmt_feb2025": (30, "HMMT February 2025"),
+    "math500": (500, "MATH-500"),
+    "amc23": (40, "AMC 2023 (CE-GPPO); G2RL's AMC set is inferred to have 83 problems"),
+    "amc": (83, "AMC 2022 + 2023, inferred"),
+    "gpqa_diamond": (198, "GPQA-Diamond"),
+    "mmlu_pro": (12032, "MMLU-Pro test split"),
+    "lcb_v5": (279, "LiveCodeBench v5 window, commonly quoted, unverified"),
+    "lcb_v6": (175, "LiveCodeBench v6 window, commonly quoted, unverified"),
+}
+
+
+def _label(text: str) -> str:
+    return " ".join(text.lower().split())
+
+
+def paper_model_labels() -> list[str]:
+    return sorted({p.model for p in PAPER_NUMBERS})
+
+
+def check_paper_models(model_filters: tuple[str, ...]) -> None:
+    """Refuse a --paper-model that names no row of any table (with the labels that exist)."""
+    known = {_label(m) for m in paper_model_labels()}
+    unknown = [f for f in model_filters if _label(f) not in known]
+    if unknown:
+        raise ValueError(
+            f"--paper-model {unknown} names no row of the papers' tables; give a full row label, one of: "
+            + "; ".join(paper_model_labels())
+        )
+
+
 def paper_numbers_for(benchmark: str, model_filters: tuple[str, ...] = ()) -> list[PaperNumber]:
-    """Published numbers for our benchmark key; ``model_filters`` keeps rows whose model label contains
-    any of the given substrings (case-insensitive)."""
+    """Published numbers for our benchmark key. ``model_filters`` keeps only the rows whose model label
+    equals one of them (case and spacing ignored): "Klear-Reasoner-8B" is that row alone, not also
+    "Klear-Reasoner-8B-SFT" or the 64K-budget row."""
     keys = BENCHMARK_ALIASES.get(benchmark, (benchmark,))
     rows = [p for p in PAPER_NUMBERS if p.benchmark in keys]
     if model_filters:
-        lowered = tuple(f.lower() for f in model_filters)
-        rows = [p for p in rows if any(f in p.model.lower() for f in lowered)]
+        wanted = {_label(f) for f in model_filters}
+        rows = [p for p in rows if _label(p.model) in wanted]
     return rows

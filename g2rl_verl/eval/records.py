@@ -1,4 +1,4 @@
-"""Per-sample evaluation records and their append-only JSONL files (data-eval.md §10.3).
+"""Per-sample evaluation records and their append-only JSONL files (docs/data-and-eval.md, "Evaluation harness").
 
 Two files per benchmark:
 - ``<benchmark>.generations.jsonl``: one `GenerationRecord` per (problem_id, sample_idx), appended as

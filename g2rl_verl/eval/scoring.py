@@ -1,6 +1,6 @@
-"""Offline grading of stored generations with the training reward code (data-eval.md §10.3 "Re-grading").
+"""Offline grading of stored generations with the training reward code (docs/data-and-eval.md).
 
-Depends on the rewards package contract (rewards.md §7):
+Depends on the rewards package contract (docs/rewards.md):
 ``g2rl_verl.rewards.compute_score_async(data_source, solution_str, ground_truth, extra_info=None, **kwargs)``
 (the function recipes register as verl's custom reward function) returning a dict with
 ``score, acc, score01, valid, kind_id, pred, latency_s``, and ``g2rl_verl.rewards.canonical_answer`` for the
@@ -21,11 +21,11 @@ from tqdm import tqdm
 
 from g2rl_verl.eval.records import GenerationRecord, ScoredRecord, stable_hash
 
-# rewards.md §7 kind ids (never reordered by the rewards package).
+# The reward's kind ids (never reordered by the rewards package; docs/rewards.md).
 KIND_NAMES = ("correct", "wrong", "no_answer", "format_error", "timeout", "error")
 VOTING_KINDS = frozenset({"correct", "wrong"})  # only graded answers vote; no-answer/format/infra do not
 
-# Evaluation grading defaults (rewards.md §2.2, §4): run every code test, and let this harness (not the
+# Evaluation grading defaults (docs/rewards.md): run every code test, and let this harness (not the
 # training-time guard) decide about infrastructure failures via --max-error-rate.
 EVAL_REWARD_KWARGS: dict[str, Any] = {"mode": "eval", "max_infra_failure_rate": 1.0}
 
@@ -115,3 +115,29 @@ def grade(
     results = asyncio.run(_grade_async(gens, fn, kwargs, concurrency, desc))
     verifier = verifier_id(kwargs)
     return [_to_scored(g, r, canonical, verifier) for g, r in zip(gens, results)]
+
+
+def sandbox_isolation(data_sources: set[str], reward_kwargs: dict[str, Any]) -> str:
+    """The isolation level of the sandbox backend that graded code samples, as the backend reports it
+    (``sandbox.get_backend(...).isolation``); says so when no benchmark needed the sandbox."""
+    from g2rl_verl.rewards.config import RewardConfig
+    from g2rl_verl.rewards.registry import UnknownDataSource, resolve
+
+    def routes_to_code(ds: str) -> bool:
+        try:
+            return resolve(ds).name == "code"
+        except UnknownDataSource:
+            return False
+
+    if not any(routes_to_code(ds) for ds in data_sources):
+        return "not used (no code benchmark)"
+    name = reward_kwargs.get("sandbox_backend", RewardConfig.sandbox_backend)
+    options = (
+        {"url": reward_kwargs["sandbox_url"]} if name == "http" and reward_kwargs.get("sandbox_url") else {}
+    )
+    try:
+        import sandbox
+
+        return f"{name}: {sandbox.get_backend(name, **options).isolation}"
+    except Exception as e:  # noqa: BLE001 - the report must still say which backend and why it is unknown
+        return f"{name}: isolation unknown ({type(e).__name__}: {e})"

@@ -1,4 +1,4 @@
-"""Per-benchmark metric summary from scored samples (data-eval.md §8, §10.3 "Metrics from stored samples")."""
+"""Per-benchmark metric summary from scored samples (definitions: docs/data-and-eval.md, "Evaluation metrics")."""
 
 from __future__ import annotations
 
@@ -41,6 +41,8 @@ class BenchmarkSummary:
     mean_response_chars: float
     maj_seed: int
     maj_subsets: int
+    maj_exact_ks: list[int] = field(default_factory=list)  # maj@k computed over every k-subset
+    data_sources: list[str] = field(default_factory=list)
     breakdowns: dict[str, dict[str, dict[str, float]]] = field(default_factory=dict)
     models: list[str] = field(default_factory=list)
     config_hashes: list[str] = field(default_factory=list)
@@ -62,9 +64,11 @@ class BenchmarkSummary:
             "maj": {
                 "seed": self.maj_seed,
                 "subsets": self.maj_subsets,
+                "exact_ks": self.maj_exact_ks,
                 "ties": "exact expectation",
-                "subsets_drawn": "without replacement",
+                "subsets_drawn": "without replacement (every subset when C(n, k) <= subsets: exact)",
             },
+            "data_sources": self.data_sources,
             "verl_bootstrap": {
                 "seed": 42,
                 "resamples": metrics.DEFAULT_NUM_BOOTSTRAP,
@@ -128,10 +132,13 @@ def summarize(
         pp = metrics.per_problem_pass_at_k(counts, k)
         curve[k] = float(pp.mean())
         put(f"pass@{k}", pp)
+    exact_ks = []
     for k in maj_ks if maj_ks is not None else ks:
         if not 1 <= k <= n:
             raise ValueError(f"maj@{k} needs k <= n = {n} samples per problem")
         put(f"maj@{k}", metrics.per_problem_maj_at_k(votes, correct, k, seed=seed, num_subsets=num_subsets))
+        if metrics.maj_is_exact(n, k, num_subsets):
+            exact_ks.append(k)
     # verl-style bootstrap estimates (verl's own k grid: 2, 4, ..., n) on the raw `pred` string
     for k in [k for k in ks if k >= 2]:
         best = [metrics.verl_best_at_k(c, k, num_bootstrap) for c in correct]
@@ -158,6 +165,8 @@ def summarize(
         mean_response_chars=float(np.mean([r.response_chars for r in flat])),
         maj_seed=seed,
         maj_subsets=num_subsets,
+        maj_exact_ks=exact_ks,
+        data_sources=sorted({r.data_source for r in flat}),
         breakdowns=_breakdowns(groups, correct),
         models=sorted({f"{r.model}@{r.model_revision}" if r.model_revision else r.model for r in flat}),
         config_hashes=sorted({r.config_hash for r in flat}),

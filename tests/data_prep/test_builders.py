@@ -108,7 +108,7 @@ def test_sft_longcot_all_shapes(tmp_path, run_build, load_sft, tiny_tokenizer):
     ds = load_sft(out)
     assert len(ds) == 7
     item = ds[0]
-    # the loss-masked span decodes to the assistant turn, think tags included (data-eval.md §2 check)
+    # the loss-masked span decodes to the assistant turn, think tags included (the SFT check in docs/data-and-eval.md)
     kept = item["input_ids"][item["loss_mask"].bool()].tolist()
     decoded = tiny_tokenizer.decode(kept)
     assert "<think>" in decoded and "</think>" in decoded and "\\boxed{4}" in decoded

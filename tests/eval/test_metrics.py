@@ -1,4 +1,4 @@
-"""Metric estimators against hand-derived values and independent reference formulas (data-eval.md §8)."""
+"""Metric estimators against hand-derived values and independent reference formulas (docs/data-and-eval.md)."""
 
 import itertools
 import math

@@ -7,7 +7,7 @@ from g2rl_verl.eval.paper_results import PAPER_NUMBERS, our_metric_for, paper_nu
 
 def test_every_table_is_complete():
     by_source = Counter(p.source for p in PAPER_NUMBERS)
-    # data-eval.md §11.1: 11 rows x 5 columns; §11.4: 8 x 5; g2rl.md §8.1: 8 x 12; §8.2: 4 x 5
+    # Klear Table 1: 11 rows x 5 columns; CE-GPPO README: 8 x 5; G2RL Table 1: 8 x 12; Table 2: 4 x 5
     assert by_source == {"KLEAR_TABLE1": 55, "CE_GPPO_README": 40, "G2RL_TABLE1": 96, "G2RL_TABLE2": 20}
 
 
@@ -29,13 +29,12 @@ def test_spot_values():
 
 
 def test_lookup_and_metric_mapping():
-    rows = paper_numbers_for("amc23", ("G2RL",))
-    # our amc23 shows the paper's AMC column; the filter keeps the two "G2RL" rows (1.7B, 4B) x 3 metrics
+    rows = paper_numbers_for("amc23", ("Qwen3-4B-Base G2RL",))
+    # our amc23 shows the paper's AMC column; the filter keeps exactly that row (not the 1.7B G2RL row)
     assert {(p.model, p.metric) for p in rows if p.source == "G2RL_TABLE1"} == {
-        (m, k)
-        for m in ("Qwen3-1.7B-Base G2RL", "Qwen3-4B-Base G2RL")
-        for k in ("pass@1", "maj@16", "pass@16")
+        ("Qwen3-4B-Base G2RL", k) for k in ("pass@1", "maj@16", "pass@16")
     }
+    assert paper_numbers_for("amc23", ("G2RL",)) == []  # a substring is not a row label
     assert all("inferred" in p.note for p in rows if p.benchmark == "amc")
     assert our_metric_for("pass@1") == "avg@n" and our_metric_for("avg@64") == "avg@n"
     assert our_metric_for("pass@16") == "pass@16" and our_metric_for("maj@16") == "maj@16"

@@ -51,7 +51,7 @@ def test_scored_records_use_training_reward_code(scored_dir):
     assert recs[("2024-II-1", 3)].vote is None  # no answer: does not vote
     assert recs[("2024-I-1", 3)].truncated and recs[("2024-I-1", 3)].kind == "no_answer"
     assert all(r.verifier.startswith("g2rl_verl.rewards") for r in recs.values())
-    # the g2rl profile's scalar (rewards.md §2.1): +1 correct, -1 otherwise
+    # the g2rl profile's scalar (docs/rewards.md): +1 correct, -1 otherwise
     assert recs[("2024-II-1", 0)].score == 1.0 and recs[("2024-II-1", 2)].score == -1.0
 
 
@@ -156,3 +156,120 @@ def test_generate_without_vllm_explains(tmp_path):
                 "8",
             ]
         )
+
+
+def test_report_warns_on_problem_count_and_says_when_maj_is_exact(scored_dir):
+    report = json.loads((scored_dir / "report.json").read_text())
+    [aime] = [b for b in report["benchmarks"] if b["benchmark"] == "aime24"]
+    # 2 fixture problems against the paper's 30
+    assert aime["problem_count_warning"].startswith("2 problems evaluated, the paper's aime24 has 30")
+    # n = 4: C(4, k) <= 1000 for every k, so every maj@k enumerated all subsets
+    assert aime["maj"]["exact_ks"] == [1, 2, 4]
+    md = (scored_dir / "report.md").read_text()
+    assert "> **Warning:** 2 problems evaluated, the paper's aime24 has 30" in md
+    assert "maj@k: exact (every k-subset enumerated) for k = 1, 2, 4" in md
+    assert report["provenance"]["sandbox"] == "not used (no code benchmark)"
+    assert aime["lcb_window"] is None
+
+
+def test_maj_exactness_boundary_in_a_summary():
+    from g2rl_verl.eval.metrics import maj_is_exact
+    from g2rl_verl.eval.records import ScoredRecord
+    from g2rl_verl.eval.report import maj_description
+    from g2rl_verl.eval.summary import summarize
+
+    assert maj_is_exact(64, 1) and not maj_is_exact(64, 2) and maj_is_exact(64, 64)  # C(64,2) = 2016
+    recs = [
+        ScoredRecord(
+            "b",
+            f"p{p}",
+            i,
+            i,
+            "b",
+            "1",
+            "h",
+            "c",
+            "m",
+            None,
+            "r",
+            "stop",
+            1,
+            1,
+            False,
+            vote=str(i % 3),
+            kind="correct" if i % 3 == 0 else "wrong",
+            correct=i % 3 == 0,
+        )
+        for p in range(2)
+        for i in range(16)
+    ]
+    s = summarize(recs, num_bootstrap=50)
+    # C(16,1)=16, C(16,2)=120, C(16,16)=1 are enumerated; C(16,4)=1820 and C(16,8)=12870 are sampled
+    assert s.maj_exact_ks == [1, 2, 16]
+    assert maj_description(s) == (
+        "exact (every k-subset enumerated) for k = 1, 2, 16; "
+        "mean of 1000 seeded random k-subsets (seed 0) for k = 4, 8"
+    )
+
+
+def test_paper_points_and_ci_band_on_the_plot(scored_dir):
+    from g2rl_verl.eval.report import render_plot
+    from g2rl_verl.eval.summary import summarize
+
+    report = json.loads((scored_dir / "report.json").read_text())
+    [aime] = [b for b in report["benchmarks"] if b["benchmark"] == "aime24"]
+    # G2RL Table 1, Qwen3-4B-Base G2RL, AIME24: pass@1 19.9 at k=1 and pass@16 43.8 at k=16 (maj@16 is no
+    # point of the pass@k curve)
+    assert sorted(map(tuple, aime["paper_points_on_plot"])) == [
+        (1, 19.9, "Qwen3-4B-Base G2RL"),
+        (16, 43.8, "Qwen3-4B-Base G2RL"),
+    ]
+    summary = summarize(read_scored(scored_dir / "aime24.scored.jsonl"), num_bootstrap=50)
+    bare, with_paper = render_plot([summary]), render_plot([summary], ("Qwen3-4B-Base G2RL",))
+    assert bare.startswith(PNG_SIGNATURE) and with_paper != bare
+
+
+def test_paper_model_selects_exactly_that_row(tmp_path):
+    from g2rl_verl.eval.paper_results import paper_numbers_for
+
+    rows = paper_numbers_for("aime24", ("klear-reasoner-8b",))
+    assert {p.model for p in rows} == {"Klear-Reasoner-8B"} and [p.value for p in rows] == [83.2]
+    for f in FIXTURES.glob("*.generations.jsonl"):
+        shutil.copy(f, tmp_path / f.name)
+    with pytest.raises(SystemExit, match="names no row.*Klear-Reasoner-8B-SFT"):
+        main(["score", "--in-dir", str(tmp_path), "--paper-model", "Klear"])
+
+
+def test_code_benchmark_report_records_lcb_window_and_sandbox(tmp_path):
+    recs = [
+        GenerationRecord(
+            "lcb_v5",
+            "p0",
+            i,
+            i,
+            "lcb_v5",
+            '{"inputs": ["1\\n"], "outputs": ["1\\n"]}',
+            "h",
+            "c",
+            "m",
+            None,
+            "```python\nprint(input())\n```",
+            "stop",
+            3,
+            5,
+            False,
+        )
+        for i in range(2)
+    ]
+    write_records(tmp_path / "lcb_v5.generations.jsonl", recs)
+    main(["score", "--in-dir", str(tmp_path), "--reward-kwarg", "sandbox_backend=unsafe"])
+    report = json.loads((tmp_path / "report.json").read_text())
+    assert report["provenance"]["sandbox"] == "unsafe: L0:none"
+    [lcb] = report["benchmarks"]
+    assert lcb["lcb_window"] == {
+        "v5": "release_v5: 2024-08-01 <= contest_date <= 2025-02-01 (dates compared as midnight)"
+    }
+    assert (
+        "LiveCodeBench v5 window: release_v5: 2024-08-01 <= contest_date <= 2025-02-01"
+        in (tmp_path / "report.md").read_text()
+    )
