@@ -45,7 +45,25 @@ def _training_filters(p: argparse.ArgumentParser) -> None:
         metavar="EVAL_FILE",
         help="evaluation file to decontaminate against (repeatable)",
     )
-    p.add_argument("--ngram", type=int, default=9, help="n-gram size for decontamination (default 9)")
+    p.add_argument("--ngram", type=int, default=9, help="word n-gram size for decontamination (default 9)")
+    p.add_argument(
+        "--boilerplate-rows",
+        type=int,
+        default=BuildConfig.boilerplate_rows,
+        help="an n-gram found in this many distinct training problems is boilerplate and ignored (default 3)",
+    )
+    p.add_argument(
+        "--min-shared-ngrams",
+        type=int,
+        default=BuildConfig.min_shared_ngrams,
+        help="non-boilerplate n-grams a prompt must share with one eval item to be removed (default 3)",
+    )
+    p.add_argument(
+        "--min-coverage",
+        type=float,
+        default=BuildConfig.min_coverage,
+        help="or: share of both texts' n-grams covered by shared ones (same problem text; default 0.9)",
+    )
     p.add_argument("--no-dedup", action="store_true", help="skip exact and normalised dedup")
     p.add_argument(
         "--pass-rate-file",
@@ -136,6 +154,9 @@ def config_from_args(args: argparse.Namespace) -> BuildConfig:
         dedup=not get("no_dedup", False),
         decontaminate=get("decontaminate", []) or [],
         ngram=get("ngram", 9),
+        boilerplate_rows=get("boilerplate_rows", BuildConfig.boilerplate_rows),
+        min_shared_ngrams=get("min_shared_ngrams", BuildConfig.min_shared_ngrams),
+        min_coverage=get("min_coverage", BuildConfig.min_coverage),
         pass_rate_file=get("pass_rate_file"),
         pass_rate_range=tuple(get("pass_rate", (0.0, 1.0))),
         pass_rate_missing=get("pass_rate_missing", "drop"),

@@ -244,3 +244,38 @@ def test_math_train_vs_aime_hmmt_removes_at_most_half_a_percent(math_train_promp
     _, results = _run(["aime24.jsonl", "aime25.jsonl", "hmmt_feb2025.jsonl"], math_train_prompts)
     removed = [m for _, _, m in results if m is not None]
     assert len(removed) / len(results) <= 0.005, len(removed)
+
+
+def test_cli_options_reach_the_index(tmp_path, capsys):
+    from data_prep.cli import main
+
+    eval_file = write_jsonl(
+        tmp_path / "amc_like.jsonl",
+        [{"id": 4, "problem": EVAL, "question": EVAL, "answer": 16.0, "url": "u"}],
+    )
+    train = write_jsonl(
+        tmp_path / "dsr.jsonl",
+        [deepscaler_row(q=f"Problem {k} about pears. {BOILER}", answer=str(k)) for k in range(3)],
+    )
+    out = tmp_path / "out.parquet"
+    common = [
+        "rl-math",
+        "--input",
+        str(train),
+        "--output",
+        str(out),
+        "--no-progress",
+        "--workers",
+        "1",
+        "--decontaminate",
+        str(eval_file),
+    ]
+    assert (
+        main([*common, "--boilerplate-rows", "4", "--min-shared-ngrams", "3", "--min-coverage", "0.95"]) == 0
+    )
+    report = json.loads(out.with_name("out.report.json").read_text())
+    dc = report["decontamination"]
+    assert (dc["boilerplate_rows"], dc["min_shared_ngrams"], dc["min_coverage"]) == (4, 3, 0.95)
+    assert dc["removed_per_rule"] == {"ngram": 3}  # with boilerplate at 4 rows, the shared instruction counts
+    assert main([*common, "--overwrite", "--min-coverage", "0"]) == 2
+    assert "--min-coverage must be in (0, 1]" in capsys.readouterr().err
