@@ -23,7 +23,14 @@ import time
 from pathlib import Path
 
 DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"  # shared/ sits beside the repo
-FILES = ("aime24.jsonl", "aime25.jsonl", "amc23.jsonl", "hmmt_feb2025.jsonl", "math500.json", "math_train.parquet")
+FILES = (
+    "aime24.jsonl",
+    "aime25.jsonl",
+    "amc23.jsonl",
+    "hmmt_feb2025.jsonl",
+    "math500.json",
+    "math_train.parquet",
+)
 KWARGS = {"math_pool_size": 2, "max_infra_failure_rate": 1.0}
 
 
@@ -70,15 +77,20 @@ def perturb(gold) -> str:
     return f"-({text})"
 
 
-async def sweep(golds: list, minerva: bool = False, concurrency: int = 64) -> dict:
+async def sweep(golds: list, minerva: bool = False, concurrency: int = 64, progress: bool = False) -> dict:
     """Score every gold as a prediction; returns counts and the failing rows."""
     from g2rl_verl.rewards import compute_score_async
 
     gate = asyncio.Semaphore(concurrency)
+    done = [0]
 
     async def one(gold, response):
         async with gate:
-            return await compute_score_async("MATH-TTT", response, gold, **KWARGS)
+            out = await compute_score_async("MATH-TTT", response, gold, **KWARGS)
+        done[0] += 1
+        if progress and done[0] % 2000 == 0:
+            print(f"  ... {done[0]} of {len(jobs)} scored", flush=True)
+        return out
 
     def gold_text(gold) -> str:
         return str(int(gold)) if isinstance(gold, float) and gold.is_integer() else str(gold)
@@ -88,7 +100,9 @@ async def sweep(golds: list, minerva: bool = False, concurrency: int = 64) -> di
         jobs.append(one(gold, "So the answer is \\boxed{" + gold_text(gold) + "}."))
         jobs.append(one(gold, "So the answer is \\boxed{" + perturb(gold) + "}."))
         if minerva:
-            jobs.append(one(gold, f"Final Answer: The final answer is ${gold_text(gold)}$. I hope it is correct."))
+            jobs.append(
+                one(gold, f"Final Answer: The final answer is ${gold_text(gold)}$. I hope it is correct.")
+            )
     outs = await asyncio.gather(*jobs)
     per = 3 if minerva else 2
     stats: collections.Counter = collections.Counter()
@@ -110,10 +124,15 @@ async def sweep(golds: list, minerva: bool = False, concurrency: int = 64) -> di
             continue
         stats["usable"] += 1
         stats["boxed_correct"] += boxed["kind"] == "correct"
-        stats["perturbed_wrong"] += perturbed["kind"] == "wrong"
+        # A timeout the candidate caused is scored wrong (valid=1): it counts as wrong here.
+        perturbed_wrong = perturbed["kind"] == "wrong" or (perturbed["kind"], perturbed["valid"]) == (
+            "timeout",
+            1.0,
+        )
+        stats["perturbed_wrong"] += perturbed_wrong
         if boxed["kind"] != "correct":
             failures.append(("boxed", gold_text(gold), boxed))
-        if perturbed["kind"] != "wrong":
+        if not perturbed_wrong:
             failures.append(("perturbed " + perturb(gold), gold_text(gold), perturbed))
         if minerva:
             stats["minerva_correct"] += outs[per * i + 2]["kind"] == "correct"
@@ -123,13 +142,15 @@ async def sweep(golds: list, minerva: bool = False, concurrency: int = 64) -> di
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--files", nargs="*", default=list(FILES))
     args = parser.parse_args()
     for name in args.files:
         golds = load_golds(name)
         start = time.perf_counter()
-        result = asyncio.run(sweep(golds, minerva=name == "math500.json"))
+        result = asyncio.run(sweep(golds, minerva=name == "math500.json", progress=True))
         s = result["stats"]
         print(
             f"{name}: {len(golds)} golds in {time.perf_counter() - start:.1f} s | usable {s['usable']}: "
@@ -140,7 +161,9 @@ def main() -> None:
         for gold, out in result["rejected"]:
             print(f"    rejected gold {gold!r}: {out['kind']}")
         for what, gold, out in result["failures"]:
-            print(f"    FAIL {what}: gold {gold!r} -> {out['kind']} valid={out['valid']} pred={out['pred'][:60]!r}")
+            print(
+                f"    FAIL {what}: gold {gold!r} -> {out['kind']} valid={out['valid']} pred={out['pred'][:60]!r}"
+            )
 
 
 if __name__ == "__main__":

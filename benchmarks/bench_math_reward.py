@@ -1,12 +1,12 @@
 """Math reward throughput and latency: ours (g2rl_verl.rewards) vs verl's own math_verify scorer.
 
 Both run on the same 1,000 deterministic cases in the same process and run:
-- ours: `compute_score_async` (what verl's reward loop awaits), default settings (pool of 4
-  forkserver workers, 30 s hard deadline), `--concurrency` calls in flight;
+- ours: `compute_score_async` (what verl's reward loop awaits), default settings (pool of 4 worker
+  subprocesses, 30 s hard deadline), `--concurrency` calls in flight;
 - verl: `verl.utils.reward_score.math_verify.compute_score` (spawn pool of 4, 30 s timeout), called from
   a thread pool of the same width, as verl's reward loop runs sync scorers.
 
-Cases: golds from /work/shared/data/math500.json and math_train.parquet, each with a synthetic response
+Cases: golds from ../shared/data/math500.json and math_train.parquet (read in place), each with a synthetic response
 built from its problem text plus one perturbation (exact, reformatted, decimal, off-by-one, another
 gold, unanchored, box inside <think>, truncated). Prints throughput, p50/p99 latency, the ratio, hangs and
 every case whose verdict differs (ours: acc, i.e. kind == correct; verl: score == 1.0), with a reason.
@@ -17,7 +17,6 @@ every case whose verdict differs (ours: acc, i.e. kind == correct; verl: score =
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 import asyncio
 import json
 import os
@@ -27,6 +26,7 @@ import statistics
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import pandas as pd
 from tqdm import tqdm
@@ -122,7 +122,11 @@ async def run_ours(cases: list[Case], concurrency: int) -> tuple[list[dict], flo
             bar.update()
             return out
 
-    await asyncio.gather(*(one(c) for c in cases[:8]))  # warm the pool (worker start-up excluded)
+    from g2rl_verl.rewards import RewardConfig
+    from g2rl_verl.rewards.math_pool import get_math_pool
+
+    get_math_pool(RewardConfig().math_pool_size).wait_ready()  # worker start-up excluded, as for verl
+    await asyncio.gather(*(one(c) for c in cases[:8]))
     bar.reset()
     start = time.perf_counter()
     results = await asyncio.gather(*(one(c) for c in cases))
@@ -168,9 +172,9 @@ def reason(case: Case, ours: dict, verl: dict) -> str:
     if verl["wall_s"] >= HANG_S:
         return f"verl hit its 30 s timeout after {verl['wall_s']:.0f} s (queueing counts) and scored 0"
     if ours["kind"] == "timeout":
-        return "ours hit a timeout (valid=0)"
-    if case.gold.count("{") != case.gold.count("}"):
-        return "malformed gold with unbalanced braces (data): strict sees an unclosed box"
+        return f"ours hit a timeout (valid={ours['valid']:.0f})"
+    if ours["kind"] == "error":
+        return "ours: bad gold (truncated / unparsable), kind=error, valid=0; verl scores it"
     return REASONS.get(case.kind, "")
 
 

@@ -1,7 +1,7 @@
 """Code verifier (docs/rewards.md, "Code reward"): think handling -> last python block -> test spec ->
 deterministic subset -> `sandbox.evaluate_async` -> pass rate.
 
-Talks to the sandbox only through its public API (briefs/sandbox_api.md): backend `local` (bubblewrap,
+Talks to the sandbox only through its public API (docs/sandbox.md): backend `local` (bubblewrap,
 in-process), `http` (a `python -m sandbox serve` service, `sandbox_url`), `docker` or `unsafe`.
 
 Denominator: p = n_passed / n_selected, where n_selected is the number of tests chosen by the subset;

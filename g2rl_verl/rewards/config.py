@@ -1,4 +1,4 @@
-"""Validated reward options (`reward.custom_reward_function.reward_kwargs.*`, rewards.md §7).
+"""Validated reward options (`reward.custom_reward_function.reward_kwargs.*`; docs/rewards.md, "verl adapter").
 
 verl merges `reward_kwargs` into every call, so `RewardConfig.from_kwargs` runs per call; it is cheap and
 rejects typos (an unknown key names itself and lists the valid ones).
@@ -31,7 +31,7 @@ SANDBOX_BACKENDS = BACKEND_NAMES  # the sandbox's backend registry (sandbox/api.
 
 KLEAR_DATA_SOURCE_PREFIXES = ("math_longcot_math_verify", "coder1_longcot")
 
-# Keys verl itself may add to every call (verl-0.9.md §5.1); accepted and ignored.
+# Keys verl itself may add to every call (its reward loop injects them); accepted and ignored.
 VERL_INJECTED_KEYS = frozenset({"reward_router_address", "reward_model_tokenizer"})
 
 
@@ -48,12 +48,12 @@ class RewardConfig:
     # Both policies emit the profile's wrong value as `score` with `valid = 0` (verl never sees NaN) and
     # share the failure-rate guard (infra.py). `mask` additionally asks the TRAINER to zero the loss mask
     # of valid == 0 samples and leave them out of group statistics; the reward function cannot do that
-    # itself, so `mask` only has an effect with a trainer that reads it (rewards.md §2.2).
+    # itself, so `mask` only has an effect with a trainer that reads it (docs/rewards.md, "Infrastructure failures").
     infra_failure: str = "wrong"
     max_infra_failure_rate: float = 0.05
     infra_failure_window: int = 256  # most recent results the rate is computed over
     infra_failure_min_samples: int = 32  # no verdict on the rate before this many results
-    # math-verify (inner timeouts are passed to signal.alarm: ints only, rewards.md §3.3)
+    # math-verify (inner timeouts are passed to signal.alarm: ints only)
     math_pool_size: int = 4
     math_parse_timeout_s: int = 5
     math_verify_timeout_s: int = 5
@@ -86,7 +86,7 @@ class RewardConfig:
         for name in ("math_parse_timeout_s", "math_verify_timeout_s"):
             value = getattr(self, name)
             # math-verify feeds these to signal.alarm: a float is swallowed inside math-verify and turns
-            # every verdict into a silent 0 (rewards.md §3.3), so refuse anything but a positive int.
+            # every verdict into a silent 0, so refuse anything but a positive int.
             if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
                 raise ValueError(
                     f"reward_kwargs.{name}={value!r} must be a positive int (math-verify uses signal.alarm, "

@@ -1,7 +1,8 @@
-"""Infrastructure-failure accounting (rewards.md §2.2).
+"""Infrastructure-failure accounting (docs/rewards.md, "Infrastructure failures: who caused it").
 
-Timeouts and errors are scored with the profile's wrong value (verl never sees NaN) and flagged
-`valid = 0`. So that a broken sandbox or math pool cannot silently poison training, every scored sample
+Infrastructure failures (`valid = 0`: a crashed or unavailable pool or sandbox, a bad gold or test spec)
+are scored with the profile's wrong value (verl never sees NaN). A timeout the candidate caused is a
+verdict (`valid = 1`) and is not counted here. So that a broken sandbox or math pool cannot silently poison training, every scored sample
 is recorded here, and once the failure rate over the most recent `infra_failure_window` samples
 (evaluated after at least `infra_failure_min_samples`) exceeds `max_infra_failure_rate`, the reward
 function raises `InfraFailureRateExceeded`; in verl this fails the reward-loop task and stops training

@@ -90,8 +90,7 @@ def _anchor_value(rest: str) -> str:
         if end:
             value = value[: end.start()]
     value = value.strip(_EDGE_CHARS)
-    if value.endswith("."):
-        value = value[:-1]
+    value = value.removesuffix(".")
     return value.strip(_EDGE_CHARS + "$")
 
 
@@ -103,7 +102,7 @@ def extract_strict(answer_text: str) -> Extraction:
         boxed = boxed.strip()
         return Extraction(boxed, "boxed") if boxed else Extraction(None, "empty_box")
     last = None
-    for last in _ANCHOR.finditer(answer_text):  # noqa: B007 - only the last match is used
+    for last in _ANCHOR.finditer(answer_text):
         pass
     if last is None:
         return Extraction(None, "no_anchor")

@@ -94,9 +94,9 @@ def parse_gold(gold: str, timeout_s: int = DEFAULT_GOLD_TIMEOUT_S) -> tuple[list
     if parsed is None:
         reason = "math-verify timed out parsing it" if timed_out else "math-verify cannot parse"
         return None, reason
-    with TIMEOUT_WATCH:
-        same = verify(parsed, parsed, timeout_seconds=timeout_s)
-        timed_out = TIMEOUT_WATCH.fired
+    snapshot = TIMEOUT_WATCH.count
+    same = verify(parsed, parsed, timeout_seconds=timeout_s)
+    timed_out = TIMEOUT_WATCH.fired_since(snapshot)
     if not same:
         reason = "math-verify timed out verifying it" if timed_out else "does not verify against itself"
         return None, reason
@@ -112,7 +112,9 @@ def gold_defect(gold: str, timeout_s: int = DEFAULT_GOLD_TIMEOUT_S) -> str | Non
     if not isinstance(gold, str):
         raise TypeError(f"gold must be a str, got {type(gold).__name__}")
     if isinstance(timeout_s, bool) or not isinstance(timeout_s, int) or timeout_s <= 0:
-        raise ValueError(f"timeout_s must be a positive int (math-verify uses signal.alarm), got {timeout_s!r}")
+        raise ValueError(
+            f"timeout_s must be a positive int (math-verify uses signal.alarm), got {timeout_s!r}"
+        )
     defect = structural_defect(gold)
     if defect is not None or is_integer_gold(gold):
         return defect
@@ -121,7 +123,9 @@ def gold_defect(gold: str, timeout_s: int = DEFAULT_GOLD_TIMEOUT_S) -> str | Non
         return parse_gold(gold, timeout_s)[1]
     from .math_pool import get_math_pool
 
-    verdict, detail, _pred, _gold_ok = get_math_pool(1).run("gold_defect", (gold, timeout_s), 4.0 * timeout_s + 10.0)
+    verdict, detail, _pred, _gold_ok = get_math_pool(1).run(
+        "gold_defect", (gold, timeout_s), 4.0 * timeout_s + 10.0
+    )
     if verdict == "ok":
         return None
     if verdict == "bad_gold":

@@ -18,6 +18,7 @@ so comparisons stay symmetric):
 - `\\mathrm{e}` -> `e` (Euler's number; math-verify reads `\\mathrm{e}` as a plain symbol, or truncates at
   it inside `\\frac`);
 - the `,\\!` thousands separator between digits is removed (`\\dfrac{2469}{20,\\!000}` fails otherwise);
+- `\\phantom{...}` is removed (it only reserves space; math-verify misreads `\\phantom -1` in matrices);
 - one trailing `\\%` and one trailing period are dropped: math-verify's own convention is that `28\\%`
   equals 28 (its test suite), but inside `\\boxed{}` it parses neither `20 \\%` nor `2/3.`.
 
@@ -32,7 +33,6 @@ from __future__ import annotations
 
 import logging
 import re
-import threading
 from collections.abc import Sequence
 
 GOLD_FORMS: tuple[tuple[str, str], ...] = (("boxed", "\\boxed{%s}"), ("dollar", "$%s$"))
@@ -40,18 +40,21 @@ PRED_FORMS: tuple[tuple[str, str], ...] = (("boxed", "\\boxed{%s}"),)
 
 _MATHRM_E = re.compile(r"\\mathrm\s*\{\s*e\s*\}")
 _THOUSANDS_SEP = re.compile(r"(?<=\d),\\!\s*(?=\d)")
+# `\phantom{X}` / `\phantom X` only reserves space (MATH aligns matrix entries with `\phantom -1`);
+# math-verify reads the hidden sign, and its pmatrix then compares equal to a different matrix.
+_PHANTOM = re.compile(r"\\phantom\s*+(?:\{[^{}]*\}|\\[A-Za-z]+|[^\s{}\\])")
 
 _MATH_VERIFY_LOGGERS = ("math_verify.parser", "math_verify.grader")
 
 
 def normalize_answer(s: str) -> str:
     """Rewrites applied to golds and predictions alike before math-verify sees them (module docstring)."""
-    s = _THOUSANDS_SEP.sub("", _MATHRM_E.sub("e", s)).rstrip()
+    s = _PHANTOM.sub("", _THOUSANDS_SEP.sub("", _MATHRM_E.sub("e", s))).rstrip()
     if s.endswith(".") and not s.endswith(".."):  # not an ellipsis
         s = s[:-1].rstrip()
     if s.endswith("%"):  # string operations, not a `\s*%$` regex: that rescans long space runs
         s = s[:-1]
-        s = (s[:-1] if s.endswith("\\") else s).rstrip()
+        s = (s.removesuffix("\\")).rstrip()
     return s
 
 
@@ -75,18 +78,20 @@ _BRACE_TOKENS = re.compile(r"\\.|[{}]", re.DOTALL)
 class TimeoutWatch(logging.Handler):
     """Counts math-verify's "Timeout during parsing/comparison" warnings (never formats their args).
 
-    Use `with watch:` ... `watch.fired` around a block: the count is per thread of use (the pool workers
-    are single-threaded; a plain process checking golds is too)."""
+    Snapshot `count` before a block and call `fired_since(snapshot)` after it. Counting is meant for
+    single-threaded users: the pool workers, or a plain process checking golds."""
 
     def __init__(self) -> None:
         super().__init__(level=logging.WARNING)
         self.count = 0
-        self._local = threading.local()
 
     def emit(self, record: logging.LogRecord) -> None:
         # record.msg is math-verify's f-string (raw input text only, never a sympy object).
         if isinstance(record.msg, str) and record.msg.startswith("Timeout during"):
             self.count += 1
+
+    def fired_since(self, snapshot: int) -> bool:
+        return self.count > snapshot
 
     def install(self, quiet: bool) -> None:
         """Attach to math-verify's loggers; `quiet` also stops propagation (pool workers keep stderr clean)."""
@@ -98,17 +103,6 @@ class TimeoutWatch(logging.Handler):
                 logger.propagate = False
             if self not in logger.handlers:
                 logger.addHandler(self)
-
-    def __enter__(self) -> TimeoutWatch:
-        self._local.start = self.count
-        return self
-
-    def __exit__(self, *exc) -> None:
-        return None
-
-    @property
-    def fired(self) -> bool:
-        return self.count > getattr(self._local, "start", self.count)
 
 
 TIMEOUT_WATCH = TimeoutWatch()
@@ -146,11 +140,9 @@ def parse_in_forms(
     from math_verify import parse
 
     text = normalize_answer(answer)
-    timed_out = False
+    snapshot = TIMEOUT_WATCH.count
     for name, template in forms:
-        with TIMEOUT_WATCH:
-            parsed = parse(template % text, list(config), parsing_timeout=timeout_s)
-            timed_out |= TIMEOUT_WATCH.fired
+        parsed = parse(template % text, list(config), parsing_timeout=timeout_s)
         if is_complete_parse(parsed):
-            return parsed, name, timed_out
-    return None, "", timed_out
+            return parsed, name, TIMEOUT_WATCH.fired_since(snapshot)
+    return None, "", TIMEOUT_WATCH.fired_since(snapshot)

@@ -83,7 +83,9 @@ class MathVerifyPool:
         self._workers: list[_Worker] = []
         self._closed = False
         self.n_replaced = 0  # observability: hung or crashed workers replaced so far
-        self._executor = ThreadPoolExecutor(max_workers=max(16, 4 * size), thread_name_prefix="g2rl-math-wait")
+        self._executor = ThreadPoolExecutor(
+            max_workers=max(16, 4 * size), thread_name_prefix="g2rl-math-wait"
+        )
         self._spawn_lock = threading.Lock()  # one top-up at a time: never more than `size` workers
         self._ready = threading.Condition(self._lock)
         self.n_ready = 0  # workers that have said READY so far (tests wait on it)

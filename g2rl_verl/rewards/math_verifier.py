@@ -30,7 +30,13 @@ import collections
 import threading
 import time
 
-from .math_extract import extract_strict, integers_equal, is_integer_string, normalize_golds, remove_whitespace
+from .math_extract import (
+    extract_strict,
+    integers_equal,
+    is_integer_string,
+    normalize_golds,
+    remove_whitespace,
+)
 from .math_gold import is_integer_gold, structural_defect
 from .math_pool import Reply, get_math_pool
 from .registry import VerifyRequest, register_verifier

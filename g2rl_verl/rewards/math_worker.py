@@ -40,9 +40,9 @@ def _cached_gold(gold: str, timeout_s: int) -> tuple[list | None, str | None]:
     if hit is not None:
         _gold_cache.move_to_end(gold)
         return hit
-    with TIMEOUT_WATCH:
-        result = parse_gold(gold, timeout_s)
-        timed_out = TIMEOUT_WATCH.fired
+    snapshot = TIMEOUT_WATCH.count
+    result = parse_gold(gold, timeout_s)
+    timed_out = TIMEOUT_WATCH.fired_since(snapshot)
     if not timed_out:  # a timeout may be load, not the gold: check again next time
         _gold_cache[gold] = result
         if len(_gold_cache) > _GOLD_CACHE_SIZE:
@@ -88,10 +88,10 @@ def _fast_verdict(golds: tuple[str, ...], extracted: str) -> str | None:
 def _compare(gold_values: list[list], pred_parsed: list, extracted: str, verify_timeout: int) -> Reply:
     timed_out = False
     for gold_parsed in gold_values:
-        with TIMEOUT_WATCH:
-            # Gold first: verify is asymmetric by design (docs/rewards.md, "Comparison").
-            same = verify(gold_parsed, pred_parsed, timeout_seconds=verify_timeout)
-            timed_out |= TIMEOUT_WATCH.fired
+        snapshot = TIMEOUT_WATCH.count
+        # Gold first: verify is asymmetric by design (docs/rewards.md, "Comparison").
+        same = verify(gold_parsed, pred_parsed, timeout_seconds=verify_timeout)
+        timed_out |= TIMEOUT_WATCH.fired_since(snapshot)
         if same:
             return ("correct", "math_verify", extracted, True)
     if timed_out:
@@ -100,7 +100,11 @@ def _compare(gold_values: list[list], pred_parsed: list, extracted: str, verify_
 
 
 def verify_extracted(
-    golds: tuple[str, ...], extracted: str, parse_timeout: int, verify_timeout: int, conn: Connection | None = None
+    golds: tuple[str, ...],
+    extracted: str,
+    parse_timeout: int,
+    verify_timeout: int,
+    conn: Connection | None = None,
 ) -> Reply:
     """Strict mode: compare an extracted answer string with the gold(s); correct if any gold matches."""
     _check_int_timeout("parse_timeout", parse_timeout)
@@ -122,7 +126,11 @@ def verify_extracted(
 
 
 def verify_mathverify(
-    golds: tuple[str, ...], answer_text: str, parse_timeout: int, verify_timeout: int, conn: Connection | None = None
+    golds: tuple[str, ...],
+    answer_text: str,
+    parse_timeout: int,
+    verify_timeout: int,
+    conn: Connection | None = None,
 ) -> Reply:
     """Klear-compatible mode: math-verify extracts from the whole answer text with its default configs."""
     _check_int_timeout("parse_timeout", parse_timeout)
@@ -130,9 +138,9 @@ def verify_mathverify(
     gold_values = _usable_golds(golds, parse_timeout, conn)
     if isinstance(gold_values, str):
         return ("error", f"bad_gold: {gold_values}", None, False)
-    with TIMEOUT_WATCH:
-        pred_parsed = parse(answer_text, parsing_timeout=parse_timeout)
-        timed_out = TIMEOUT_WATCH.fired
+    snapshot = TIMEOUT_WATCH.count
+    pred_parsed = parse(answer_text, parsing_timeout=parse_timeout)
+    timed_out = TIMEOUT_WATCH.fired_since(snapshot)
     if len(pred_parsed) < 2 or not isinstance(pred_parsed[1], str):
         if timed_out:
             return ("timeout", "verify_timeout", None, True)

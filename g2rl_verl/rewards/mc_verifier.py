@@ -22,9 +22,7 @@ MC_DATA_SOURCES = ("gpqa_diamond", "mmlu_pro")
 _LETTERS_BY_PREFIX = {"gpqa": "ABCD", "mmlu_pro": "ABCDEFGHIJ"}
 _DEFAULT_LETTERS = "ABCDEFGHIJ"
 _TEXT_WRAPPER = re.compile(r"\\(?:text|textbf|mathrm|mathbf)\s*\{([^{}]*)\}")
-_ANCHOR = re.compile(
-    r"answer(?:\s*+:|\s++is)[\s*$(]*+([A-Za-z])(?![A-Za-z])", re.IGNORECASE
-)
+_ANCHOR = re.compile(r"answer(?:\s*+:|\s++is)[\s*$(]*+([A-Za-z])(?![A-Za-z])", re.IGNORECASE)
 # `\\textbf{ (B) }` and the like fit easily; longer box contents cannot be a single wrapped letter.
 _MAX_LETTER_BOX_CHARS = 64
 

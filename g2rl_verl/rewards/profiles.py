@@ -1,10 +1,10 @@
-"""Scoring profiles: VerifyResult -> training scalar (rewards.md §2.1).
+"""Scoring profiles: VerifyResult -> training scalar (docs/rewards.md, "Profiles").
 
 Every profile except `klear` is an affine map of `score01` (g2rl: 2*score01 - 1, binary: score01).
 `klear` reproduces Klear-Reasoner's ScoringConfig, whose think-tag penalties differ: missing `</think>`
 -0.5 (so a truncated response scores above a finished wrong one, a quirk kept for faithfulness) and
-missing `<think>` -2. Timeouts and errors score the profile's wrong value (infra policy, rewards.md §2.2);
-the caller marks them `valid = 0`.
+missing `<think>` -2. Timeouts and errors score the profile's wrong value; whether they are `valid` depends on who caused
+them (docs/rewards.md, "Infrastructure failures: who caused it").
 """
 
 from __future__ import annotations

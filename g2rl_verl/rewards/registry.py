@@ -1,4 +1,4 @@
-"""data_source -> verifier routing (rewards.md §6).
+"""data_source -> verifier routing (docs/rewards.md, "Routing").
 
 A verifier is one decorated function taking a `VerifyRequest` and returning a `VerifyResult` (sync or
 `async def`; sync verifiers run in a thread when called from the async entry point):

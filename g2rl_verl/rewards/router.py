@@ -40,9 +40,9 @@ import logging
 import os
 import threading
 import time
+from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from collections.abc import Mapping
 from typing import Any
 
 from g2rl_verl import node_marker
@@ -108,7 +108,9 @@ def coerce_extra_info(extra_info: Any) -> dict | str:
     )
 
 
-def _request(data_source, solution_str, ground_truth, extra_info, kwargs) -> tuple[VerifyRequest, VerifyResult | None]:
+def _request(
+    data_source, solution_str, ground_truth, extra_info, kwargs
+) -> tuple[VerifyRequest, VerifyResult | None]:
     """The request, and the error result when it cannot be scored at all (bad extra_info)."""
     cfg = RewardConfig.from_kwargs(kwargs)
     if not isinstance(data_source, str):

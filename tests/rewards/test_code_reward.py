@@ -1,4 +1,4 @@
-"""Code rewards end to end through the REAL sandbox (local backend: bubblewrap), rewards.md §4 and §8.7-8.8.
+"""Code rewards end to end through the REAL sandbox (local backend: bubblewrap), docs/rewards.md "Code reward".
 
 Skipped only if the sandbox reports that isolation is unavailable on this machine (a genuinely absent
 resource); a missing or broken sandbox package fails the tests.
@@ -158,7 +158,7 @@ def test_unreachable_http_sandbox_is_an_infra_error():
     assert (out["kind"], out["valid"], out["score"]) == ("error", 0.0, -1.0)
 
 
-# A row shaped exactly like Kwai-Klear/KlearReasoner-CodeSub-15K (data-eval.md §3).
+# A row shaped exactly like Kwai-Klear/KlearReasoner-CodeSub-15K (docs/data-and-eval.md).
 CODESUB_ROW = {
     "hash": "0f3c9a",
     "ability": "code",
@@ -232,7 +232,9 @@ LIST_SPEC = {"inputs": [[1, 2], [3, 4]], "outputs": [[3], "7"]}
 
 
 async def test_klear_joins_list_entries_like_klear():
-    klear = await compute_score_async("coder1_longcot", answer(ECHO_SUM, think=True), json.dumps(LIST_SPEC), **KW)
+    klear = await compute_score_async(
+        "coder1_longcot", answer(ECHO_SUM, think=True), json.dumps(LIST_SPEC), **KW
+    )
     assert (klear["kind"], klear["n_passed"], klear["score"]) == ("correct", 2, 1.0), klear
     # Outside the klear profile list entries are a bad spec (data_prep normalises them): error, valid 0.
     other = await compute_score_async("apps", answer(ECHO_SUM), json.dumps(LIST_SPEC), **KW)
@@ -246,11 +248,15 @@ async def test_klear_compares_whole_outputs_after_strip():
     assert (klear["kind"], klear["score"]) == ("correct", 1.0)
     lines = await compute_score_async("apps", answer(indented), spec, **KW)  # default `lines`: significant
     assert (lines["kind"], lines["n_passed"]) == ("wrong", 0)
-    explicit = await compute_score_async("coder1_longcot", answer(indented, think=True), spec, compare="lines", **KW)
+    explicit = await compute_score_async(
+        "coder1_longcot", answer(indented, think=True), spec, compare="lines", **KW
+    )
     assert explicit["kind"] == "wrong"  # an explicit compare always wins
 
 
 async def test_klear_pytest_specs_remain_a_documented_error():
     spec = json.dumps({"pytest": "from solution import f\n\ndef test_f():\n    assert f() == 1\n"})
-    out = await compute_score_async("coder1_longcot", answer("def f():\n    return 1", think=True), spec, **KW)
+    out = await compute_score_async(
+        "coder1_longcot", answer("def f():\n    return 1", think=True), spec, **KW
+    )
     assert (out["kind"], out["valid"]) == ("error", 0.0)

@@ -1,4 +1,4 @@
-"""Code test-spec decoding, the restricted unpickler and deterministic subsetting (rewards.md §4.2, §4.4)."""
+"""Code test-spec decoding, the restricted unpickler and deterministic subsetting (docs/rewards.md)."""
 
 from __future__ import annotations
 
@@ -113,7 +113,7 @@ SPEC_40 = {"inputs": [f"{i}\n" for i in range(40)], "outputs": [f"{2 * i}\n" for
 
 
 def _expected_subset(spec: dict, k: int, salt: str = "") -> list[int]:
-    # Independent transcription of rewards.md §4.4.
+    # Independent transcription of the subsetting rule in docs/rewards.md ("Test subsetting").
     key = hashlib.sha256(json.dumps(spec, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
     ranked = sorted(
         range(len(spec["inputs"])), key=lambda i: hashlib.sha256(f"{key}:{i}:{salt}".encode()).hexdigest()

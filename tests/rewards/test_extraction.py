@@ -1,5 +1,5 @@
 """Unit tests of the pure extraction helpers: strict math extraction, think modes, maj@k canonical
-answers, python-block extraction and multiple-choice letters (rewards.md §3.1-3.2, §4.1, §5)."""
+answers, python-block extraction and multiple-choice letters (docs/rewards.md)."""
 
 from __future__ import annotations
 

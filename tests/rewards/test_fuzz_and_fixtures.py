@@ -79,7 +79,7 @@ def test_compute_score_never_raises_and_respects_the_deadline(
         assert out["valid"] == 1.0  # verdicts are always valid; a timeout depends on who caused it
 
 
-# Rows shaped exactly like Kwai-Klear/KlearReasoner-MathSub-30K (data-eval.md §3): a raw problem as the
+# Rows shaped exactly like Kwai-Klear/KlearReasoner-MathSub-30K (docs/data-and-eval.md): a raw problem as the
 # single user turn, data_source math_longcot_math_verify, a string gold, and the pandas index artefact.
 MATHSUB_ROWS = [
     {

@@ -26,7 +26,10 @@ pytestmark = pytest.mark.skipif(
     reason=f"benchmark data folder {bench.DATA} (../shared/data beside the repo) is not present",
 )
 # Golds math-verify cannot parse in any form (kind=error, valid=0). Listed, so a new one fails the test.
-KNOWN_REJECTED = {"2007 + \\frac\\pi 2", "\\sin^2 t", "\\text{(E)},", "a + b + c"}
+KNOWN_REJECTED = {"2007 + \\frac\\pi 2", "\\sin^2 t", "\\text{(E)},", "a + b + c", "2$", "9$", "$1"}
+# Perturbed golds math-verify still calls equal (docs/rewards.md, "Known limits"): an equation chain is
+# compared by its last side, so `1.56 = 56\%` equals `0.56 = 56\%`.
+KNOWN_FALSE_POSITIVES = {"0.56 = 56\\%"}
 
 
 @pytest.mark.parametrize("name", [n for n in bench.FILES if n != "math_train.parquet"])
@@ -43,7 +46,10 @@ def test_math_train_sample(math_pool):
     sample = golds[::50] + unbalanced
     result = asyncio.run(bench.sweep(sample))
     stats = result["stats"]
-    assert result["failures"] == [], result["failures"][:10]
+    failures = [
+        f for f in result["failures"] if not (f[0].startswith("perturbed") and f[1] in KNOWN_FALSE_POSITIVES)
+    ]
+    assert failures == [], failures[:10]
     assert stats["unbalanced"] >= len(unbalanced) >= 90  # the 99 truncated MATH train golds are all errors
     assert {gold for gold, _ in result["rejected"]} <= KNOWN_REJECTED
     assert stats["usable"] >= 0.97 * len(golds[::50])

@@ -53,8 +53,21 @@ def test_structural_defects_name_the_problem(gold, reason_start):
 
 @pytest.mark.parametrize(
     "gold",
-    ["17\\%", "30^\\circ.", "7\\text{ hours}.", "1-\\frac{1}{\\mathrm{e}}", "\\dfrac{2469}{20,\\!000}", "5.",
-     "k = \\frac{-33}{2}", "(0,1]", "\\{1,2\\}", "\\text{(C)}", "42", "-7", "x^2+1"],
+    [
+        "17\\%",
+        "30^\\circ.",
+        "7\\text{ hours}.",
+        "1-\\frac{1}{\\mathrm{e}}",
+        "\\dfrac{2469}{20,\\!000}",
+        "5.",
+        "k = \\frac{-33}{2}",
+        "(0,1]",
+        "\\{1,2\\}",
+        "\\text{(C)}",
+        "42",
+        "-7",
+        "x^2+1",
+    ],
 )
 def test_usable_golds_parse_in_some_form(gold):
     assert gold_defect(gold) is None
@@ -103,7 +116,12 @@ def test_bad_golds_are_errors_never_a_valid_wrong(math_pool, fast, response, gol
 
 # --- item 5: who caused the timeout ----------------------------------------------------------------------
 
-QUICK = {"math_parse_timeout_s": 1, "math_verify_timeout_s": 1, "math_deadline_s": 3.5, "max_infra_failure_rate": 1.0}
+QUICK = {
+    "math_parse_timeout_s": 1,
+    "math_verify_timeout_s": 1,
+    "math_deadline_s": 3.5,
+    "max_infra_failure_rate": 1.0,
+}
 
 
 @pytest.mark.parametrize(
@@ -150,7 +168,10 @@ def test_extra_info_as_a_zero_d_array_is_accepted(math_pool, fast):
     assert wrapped.ndim == 0
     out = compute_score("MATH-TTT", "\\boxed{5}", "5", wrapped, **fast)
     assert out["kind"] == "correct"
-    assert compute_score("MATH-TTT", "\\boxed{5}", "5", np.array(None, dtype=object), **fast)["kind"] == "correct"
+    assert (
+        compute_score("MATH-TTT", "\\boxed{5}", "5", np.array(None, dtype=object), **fast)["kind"]
+        == "correct"
+    )
 
 
 @pytest.mark.parametrize("extra_info", [[1, 2], "index=3", 7, np.array([{"a": 1}], dtype=object)])

@@ -1,5 +1,5 @@
 """The math-verify process pool: concurrency from threads and asyncio, the hard deadline (watchdog),
-crash recovery, int-only timeouts and the power-tower hang (rewards.md §3.3, §8.5-8.6)."""
+crash recovery, int-only timeouts and the power-tower hang (docs/rewards.md, "Math reward")."""
 
 from __future__ import annotations
 
@@ -64,7 +64,12 @@ def test_watchdog_kills_and_replaces_a_hung_worker():
         [pid] = pool.worker_pids()
         os.kill(pid, signal.SIGSTOP)  # the worker now never answers
         start = time.perf_counter()
-        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 2.0) == ("timeout", "watchdog_timeout", None, False)
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 2.0) == (
+            "timeout",
+            "watchdog_timeout",
+            None,
+            False,
+        )
         assert 2.0 <= time.perf_counter() - start < 6.0  # deadline + kill + start (loaded CI box)
         [new_pid] = pool.worker_pids()
         assert new_pid != pid and pool.n_replaced == 1
@@ -103,7 +108,12 @@ def test_workers_that_cannot_start_are_an_infrastructure_error(monkeypatch):
     pool = MathVerifyPool(1, acquire_timeout_s=3.0)
     try:
         start = time.perf_counter()
-        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0) == ("error", "pool_unavailable", None, False)
+        assert pool.run("extracted", (("1/2",), "0.5", 1, 1), 10.0) == (
+            "error",
+            "pool_unavailable",
+            None,
+            False,
+        )
         assert time.perf_counter() - start < 8.0
     finally:
         pool.close()

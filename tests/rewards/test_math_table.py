@@ -21,8 +21,22 @@ CASES = math_cases.CASES
 
 # Hand-written from the profile table of docs/rewards.md (not computed by the code under test).
 SCORE = {
-    "g2rl": {"correct": 1.0, "wrong": -1.0, "no_answer": -1.0, "format_error": -1.0, "timeout": -1.0, "error": -1.0},
-    "binary": {"correct": 1.0, "wrong": 0.0, "no_answer": 0.0, "format_error": 0.0, "timeout": 0.0, "error": 0.0},
+    "g2rl": {
+        "correct": 1.0,
+        "wrong": -1.0,
+        "no_answer": -1.0,
+        "format_error": -1.0,
+        "timeout": -1.0,
+        "error": -1.0,
+    },
+    "binary": {
+        "correct": 1.0,
+        "wrong": 0.0,
+        "no_answer": 0.0,
+        "format_error": 0.0,
+        "timeout": 0.0,
+        "error": 0.0,
+    },
     "klear": {"correct": 1.0, "wrong": -1.0, "no_answer": -1.0, "timeout": -1.0, "error": -1.0},
 }
 KLEAR_FORMAT = {"missing_close_think": -0.5, "missing_open_think": -2.0}

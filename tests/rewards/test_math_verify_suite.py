@@ -24,12 +24,21 @@ DATA = Path(__file__).with_name("data") / "math_verify_suite.json"
 
 # (source, gold answer, predicted answer): our verdict differs on purpose, with the reason.
 DOCUMENTED_DISAGREEMENTS = {
-    ("tests/test_numina_cases.py::test_numina_cases", "{W(n) = 1 \\,", "-1"):
-        "math-verify's own extraction of this gold is truncated (unbalanced brace): a bad gold is an error",
-    ("tests/test_yujianll.py::test_string_extraction", "1 - \\frac{1}{", "1 - \\frac{1}{"):
-        "math-verify truncates the gold at \\mathrm{e}: a bad gold is an error",
-    ("tests/test_yujianll.py::test_string_extraction", "1 - \\frac{1}{", "1 + \\frac{1}{"):
-        "same truncated gold; the suite expects math-verify's false positive 1-1/e == 1+1/e",
+    (
+        "tests/test_numina_cases.py::test_numina_cases",
+        "{W(n) = 1 \\,",
+        "-1",
+    ): "math-verify's own extraction of this gold is truncated (unbalanced brace): a bad gold is an error",
+    (
+        "tests/test_yujianll.py::test_string_extraction",
+        "1 - \\frac{1}{",
+        "1 - \\frac{1}{",
+    ): "math-verify truncates the gold at \\mathrm{e}: a bad gold is an error",
+    (
+        "tests/test_yujianll.py::test_string_extraction",
+        "1 - \\frac{1}{",
+        "1 + \\frac{1}{",
+    ): "same truncated gold; the suite expects math-verify's false positive 1-1/e == 1+1/e",
 }
 
 
@@ -65,7 +74,11 @@ def test_agreement_with_math_verify_suite(math_pool, fast):
         if (out["acc"] == 1.0) != bool(c["expected"])
     }
     agreement = 1 - len(disagreements) / len(cases)
-    print(f"Math-Verify suite: {len(cases) - len(disagreements)}/{len(cases)} applicable agree "
-          f"({agreement:.1%}); {len(data['cases']) - len(cases)} not applicable")
+    print(
+        f"Math-Verify suite: {len(cases) - len(disagreements)}/{len(cases)} applicable agree "
+        f"({agreement:.1%}); {len(data['cases']) - len(cases)} not applicable"
+    )
     assert agreement >= 0.98
-    assert set(disagreements) <= set(DOCUMENTED_DISAGREEMENTS), sorted(set(disagreements) - set(DOCUMENTED_DISAGREEMENTS))
+    assert set(disagreements) <= set(DOCUMENTED_DISAGREEMENTS), sorted(
+        set(disagreements) - set(DOCUMENTED_DISAGREEMENTS)
+    )

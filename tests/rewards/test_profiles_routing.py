@@ -18,7 +18,7 @@ from g2rl_verl.rewards import (
 )
 from g2rl_verl.rewards.profiles import profile_score
 
-# (kind, detail, score01) -> {profile: expected}, transcribed from the §2.1 table.
+# (kind, detail, score01) -> {profile: expected}, transcribed from the profile table in docs/rewards.md.
 PROFILE_TABLE = [
     (Kind.CORRECT, "", 1.0, {"klear": 1.0, "g2rl": 1.0, "binary": 1.0}),
     (Kind.WRONG, "", 0.0, {"klear": -1.0, "g2rl": -1.0, "binary": 0.0}),

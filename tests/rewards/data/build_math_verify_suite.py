@@ -16,12 +16,24 @@ import subprocess
 import sys
 from pathlib import Path
 
-FILES = ("test_all.py", "test_boxed.py", "test_numina_cases.py", "test_open_thoughts.py", "test_strict.py", "test_yujianll.py")
+FILES = (
+    "test_all.py",
+    "test_boxed.py",
+    "test_numina_cases.py",
+    "test_open_thoughts.py",
+    "test_strict.py",
+    "test_yujianll.py",
+)
 
 
 def _options(call_src: str) -> dict:
     """match_types / precision / strict / allow_set_relation_comp named in the test's assert line."""
-    opts = {"match_types": ["latex", "expr"], "precision": 6, "strict": True, "allow_set_relation_comp": False}
+    opts = {
+        "match_types": ["latex", "expr"],
+        "precision": 6,
+        "strict": True,
+        "allow_set_relation_comp": False,
+    }
     if "match_types=['expr']" in call_src:
         opts["match_types"] = ["expr"]
     elif "match_types=['latex']" in call_src:
@@ -72,16 +84,23 @@ def extracted(text: str, match_types) -> str | None:
     if match_types == "math-verify defaults":
         parsed = parse(text)
     else:
-        config = [LatexExtractionConfig(boxed_match_priority=0) if m == "latex" else ExprExtractionConfig() for m in match_types]
+        config = [
+            LatexExtractionConfig(boxed_match_priority=0) if m == "latex" else ExprExtractionConfig()
+            for m in match_types
+        ]
         parsed = parse(text, config)
     return parsed[1] if len(parsed) >= 2 and isinstance(parsed[1], str) else None
 
 
 def main() -> None:
     repo = Path(sys.argv[1])
-    commit = sys.argv[2] if len(sys.argv) > 2 else subprocess.run(
-        ["git", "-C", str(repo), "rev-parse", "HEAD"], capture_output=True, text=True
-    ).stdout.strip()
+    commit = (
+        sys.argv[2]
+        if len(sys.argv) > 2
+        else subprocess.run(
+            ["git", "-C", str(repo), "rev-parse", "HEAD"], check=False, capture_output=True, text=True
+        ).stdout.strip()
+    )
     out = []
     for case in cases(repo):
         case["gold_answer"] = extracted(case["gold"], case["options"]["match_types"])
