@@ -112,8 +112,17 @@ class _PooledSandbox:
         self.proc, self.lease, self.key = proc, lease, key
         self.oom_seen = 0
 
-    def close(self) -> None:
-        """SIGKILL the runner (the sandbox's init: its death ends every process in it), then bwrap."""
+    def close(self, graceful: bool = False) -> None:
+        """Ends the sandbox. graceful (an idle sandbox): close its control pipe, so that the runner exits
+        and bwrap reaps it (their CPU time then reaches our RUSAGE_CHILDREN); otherwise, or if that takes
+        over a second: SIGKILL the runner (the sandbox's init: its death ends every process in it), then
+        bwrap."""
+        if graceful and self.proc.poll() is None:
+            try:
+                self.proc.stdin.close()
+                self.proc.wait(timeout=1.0)
+            except (OSError, subprocess.TimeoutExpired):
+                pass
         if self.proc.poll() is None:
             for child in _children_of(self.proc.pid):
                 try:
@@ -434,7 +443,7 @@ class LocalBackend(SubprocessRunnerBackend):
             pools, self._idle = list(self._idle.values()), {}
         for pool in pools:
             for sandbox in pool:
-                sandbox.close()
+                sandbox.close(graceful=True)
 
     async def aclose(self) -> None:
         self.close_idle()

@@ -72,6 +72,7 @@ from __future__ import annotations
 # (selectors, signal and struct would add ~30 ms; the child imports what the program needs).
 import _json
 import _signal as signal
+import gc
 import os
 import resource
 import select
@@ -90,6 +91,12 @@ _SOLUTION_NAME = "solution.py"
 # Extra frames below the program's module frame in a forked test (measured at run time, see _child):
 # the recursion limit is raised by that many so that `python solution.py` depth limits hold.
 _DEFAULT_RECURSION_LIMIT = 1000
+# Imported once by a serve-many sandbox before its first program (copy-on-write in every fork): what
+# competitive and LeetCode-style programs import most, and what the runner needs on error paths.
+SERVE_MANY_WARM_MODULES = (
+    "collections", "heapq", "bisect", "itertools", "functools", "math", "re", "string", "typing", "random",
+    "operator", "copy", "threading", "traceback", "linecache", "inspect", "fractions", "decimal",
+)
 
 
 # ----------------------------------------------------------------------------------------------------
@@ -619,20 +626,19 @@ def _exit_like_python(code: int, main_dict: dict) -> None:
     program opened itself, e.g. open(1, "w", closefd=False), are flushed by their finalizers), flush
     again; then _exit."""
     import atexit
-    import threading
 
-    try:
-        threading._shutdown()  # private but stable: joins non-daemon threads as Py_Finalize does
-    except BaseException:
-        pass
+    threading = sys.modules.get("threading")  # no threading module imported: no thread to join
+    if threading is not None:
+        try:
+            threading._shutdown()  # private but stable: joins non-daemon threads as Py_Finalize does
+        except BaseException:
+            pass
     try:
         atexit._run_exitfuncs()
     except BaseException:
         pass
     code = _flush_std(code)
     try:
-        import gc
-
         # As CPython's module teardown: the original streams come back first (a replaced sys.stdout,
         # e.g. PyRival's FastIO, needs the module globals that are about to go).
         sys.stdin, sys.stdout, sys.stderr = sys.__stdin__, sys.__stdout__, sys.__stderr__
@@ -989,6 +995,9 @@ class _TestIO:
 
 
 def _spawn(job: dict, io_: _TestIO, code, compile_exc, payload: str, sentinel, output_bytes: int) -> int:
+    # The runner's objects go to the permanent generation: the child's exit-time gc.collect() (run for
+    # finalizers, as CPython does) then scans only the program's objects, not the warm modules'.
+    gc.freeze()
     pid = os.fork()
     if pid != 0:
         return pid
@@ -1381,6 +1390,11 @@ def _serve_many(ctl_in: int, send) -> int:
     the next: new uid, empty /tmp and /dev/shm, no IPC objects, no processes."""
     _set_dumpable(0)
     _install_site_builtins()
+    for name in SERVE_MANY_WARM_MODULES:  # paid once per sandbox; every program's fork shares them
+        try:
+            __import__(name)
+        except ImportError:
+            pass
     while True:
         try:
             start = _read_start(ctl_in)
