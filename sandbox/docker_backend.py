@@ -6,11 +6,13 @@ Why it looks like this (threat model: docs/sandbox.md)
   same one the local backend uses), and the parent keeps a deadline on every answer (sandbox/session.py).
   A runner that misses it, or any other anomaly, gets the whole container destroyed
   (``remove(force=True)`` SIGKILLs every process in it) and the tests SE.
-- Every program gets a fresh sandbox inside the warm container (sandbox/docker/program_init.py, run as
-  root by the exec): new PID, mount, IPC, UTS and network namespaces (abstract unix sockets are per
-  network namespace), a fresh /proc, empty size-capped tmpfs on
-  /tmp and /dev/shm, SysV limits, the seccomp filter of sandbox/seccomp.py, and the runner as PID 1 of
-  that PID namespace with the capabilities of ``RUNNER_CAPS`` only. Test processes run under a
+- One long-lived ``docker exec`` per container and event loop runs sandbox/docker/program_init.py as
+  root; it serves the container's programs one after another (an exec plus an interpreter start cost
+  ~180 ms per program here otherwise). Every program gets a fresh sandbox inside the warm container:
+  new PID, mount, IPC, UTS and network namespaces (abstract unix sockets are per network namespace), a
+  fresh /proc, empty size- and inode-capped tmpfs on /tmp and /dev/shm, its own /dev/mqueue, SysV
+  limits, the seccomp filter of sandbox/seccomp.py, and the runner as PID 1 of that PID namespace with
+  the capabilities of ``RUNNER_CAPS`` only. Test processes run under a
   fresh uid per program (``--child-uid``) and hold no capability, so the candidate can neither signal
   (PID 1), nor prlimit, renice or ptrace (other uid, undumpable) the runner: SE comes only from the
   runner's channel or the parent. When the runner exits, the kernel kills every process of its namespace
@@ -21,10 +23,10 @@ Why it looks like this (threat model: docs/sandbox.md)
   process (tmpfs /tmp, /dev/shm, SysV segments) is capped to at most ``memory_mb`` in total, so the
   ``RUNNER_HEADROOM_MB`` above it stays for the runner. pids: ``pids_limit``.
 - Container PID 1 is a tiny reaper ("keeper") running as nobody. Each program's set-up first checks the
-  container is clean (no process but PID 1) and reports the container's shmem; after the program it
-  reports again. An unclean container is destroyed; a program never runs in one (it is retried on a
+  container is clean (no process but PID 1 and itself, no shmem, little anonymous memory); after the
+  program it reports again (and the cgroup's OOM-kill count: SIGKILLed tests are then MLE). An unclean container is destroyed; a program never runs in one (it is retried on a
   fresh container, so its verdict cannot depend on what ran before).
-- The runner's and the set-up's sources are streamed in on each exec (nothing to bake into the image), so
+- The runner's and the set-up's sources are streamed in by each exec (nothing to bake into the image), so
   any image with ``python3`` works: ``sandbox/docker/Dockerfile`` or the debootstrap image built by
   ``sandbox/docker/build_image.py``.
 - Hardening per container: no network, read-only root, all capabilities dropped except
@@ -180,6 +182,33 @@ def program_init_params(limits: Limits, child_uid: int) -> dict:
             "runner_args": ["--child-uid", str(child_uid), "--child-gid", str(child_uid)]}
 
 
+class _Session:
+    """The long-lived exec of sandbox/docker/program_init.py in one container: its stream, bound to the
+    event loop that opened it."""
+
+    def __init__(self, loop, exec_id: str, sock: socket.socket, writer: asyncio.StreamWriter,
+                 stdout: asyncio.StreamReader, stderr_tail: bytearray, demux: asyncio.Future):
+        self.loop, self.exec_id, self.sock, self.writer = loop, exec_id, sock, writer
+        self.stdout, self.stderr_tail, self.demux = stdout, stderr_tail, demux
+
+    def stderr_text(self, keep: int = 500) -> str:
+        return bytes(self.stderr_tail[-keep:]).decode("utf-8", "replace")
+
+    def close_socket(self) -> None:
+        """Ends program_init (a JSON null instead of parameters) and closes the stream. Works from any
+        thread or loop, even after the session's loop was closed."""
+        try:
+            self.sock.setblocking(True)
+            self.sock.settimeout(1.0)
+            self.sock.sendall(_blob(b"null"))
+        except OSError:
+            pass  # already gone: closing is enough
+        try:
+            self.sock.close()
+        except OSError:
+            pass
+
+
 class _Slot:
     """One warm container."""
 
@@ -187,6 +216,7 @@ class _Slot:
         self.container = container
         self.key = key
         self.uses = 0
+        self.session: _Session | None = None
 
 
 class DockerBackend(Backend):
@@ -229,7 +259,8 @@ class DockerBackend(Backend):
         atexit.register(self.close)
         self._sem: asyncio.Semaphore | None = None
         self._loop = None
-        self.stats = {"created": 0, "recycled": 0, "anomalies": 0, "unclean": 0, "retried": 0}
+        self.last_unclean: dict | None = None  # the last set-up report that retired a container
+        self.stats = {"created": 0, "recycled": 0, "anomalies": 0, "unclean": 0, "retried": 0, "sessions": 0}
 
     @property
     def isolation(self) -> str:
@@ -272,6 +303,8 @@ class DockerBackend(Backend):
     async def _destroy(self, slot: _Slot) -> None:
         self.stats["recycled"] += 1
         self._live.pop(slot.container.id, None)
+        if slot.session is not None:
+            slot.session.close_socket()
         try:
             await asyncio.to_thread(slot.container.remove, force=True)
         except Exception:  # noqa: BLE001 - already gone is fine
@@ -285,6 +318,8 @@ class DockerBackend(Backend):
         self._idle = []
         live, self._live = list(self._live.values()), {}
         for slot in live:
+            if slot.session is not None:
+                slot.session.close_socket()
             try:
                 slot.container.remove(force=True)
             except Exception:  # noqa: BLE001 - already gone
@@ -320,62 +355,78 @@ class DockerBackend(Backend):
                 self.stats["retried"] += 1  # the container was not clean: never run there, use a fresh one
         return outcome
 
-    async def _run(self, slot: _Slot, program: str, spec: TestSpec,
-                   limits: Limits) -> tuple[RunnerOutcome, bool, bool]:
-        """(outcome, container still healthy, program ran)."""
+    async def _session(self, slot: _Slot) -> _Session:
+        """The container's program_init exec for the running event loop (a new loop, e.g. the next
+        asyncio.run, needs a new stream: the old exec is ended first, so that it is not a leftover)."""
+        loop = asyncio.get_running_loop()
+        old = slot.session
+        if old is not None and old.loop is loop and not old.demux.done():
+            return old
+        slot.session = None
+        if old is not None:
+            old.close_socket()
+            await asyncio.to_thread(_wait_exec_end, self.client.api, old.exec_id, 5.0)
         api = self.client.api
-        child_uid = CHILD_UID_BASE + random.randrange(CHILD_UID_COUNT)
-        params = json.dumps(program_init_params(limits, child_uid))
-        try:
-            exec_id = (await asyncio.to_thread(
-                api.exec_create, slot.container.id,
-                [self.options.python, "-I", "-S", "-c", self._program_init_src, params],
-                stdin=True, stdout=True, stderr=True, user="0:0", workdir="/"))["Id"]
-            raw = await asyncio.to_thread(api.exec_start, exec_id, socket=True)
-        except Exception as e:  # noqa: BLE001
-            return RunnerOutcome([None] * spec.n_tests, error=f"docker exec failed: {e}"), False, True
+        exec_id = (await asyncio.to_thread(
+            api.exec_create, slot.container.id, [self.options.python, "-I", "-S", "-c", self._program_init_src],
+            stdin=True, stdout=True, stderr=True, user="0:0", workdir="/"))["Id"]
+        raw = await asyncio.to_thread(api.exec_start, exec_id, socket=True)
         sock: socket.socket = getattr(raw, "_sock", raw)
         sock.setblocking(False)
         reader_raw, writer = await asyncio.open_connection(sock=sock)
         stdout = asyncio.StreamReader(limit=1 << 22)
         stderr_tail = bytearray()
         demux = asyncio.ensure_future(_demux(reader_raw, stdout, stderr_tail))
+        writer.write(_blob(self._runner_src) + _blob(self._seccomp))
+        slot.session = _Session(loop, exec_id, sock, writer, stdout, stderr_tail, demux)
+        self.stats["sessions"] += 1
+        return slot.session
+
+    async def _run(self, slot: _Slot, program: str, spec: TestSpec,
+                   limits: Limits) -> tuple[RunnerOutcome, bool, bool]:
+        """(outcome, container still healthy, program ran)."""
+        try:
+            session = await self._session(slot)
+        except Exception as e:  # noqa: BLE001
+            return RunnerOutcome([None] * spec.n_tests, error=f"docker exec failed: {e}"), False, True
 
         def failed(message: str, ran: bool = True) -> tuple[RunnerOutcome, bool, bool]:
-            detail = f"{message}; set-up stderr: {bytes(stderr_tail[-500:]).decode('utf-8', 'replace')}"
+            detail = f"{message}; set-up stderr: {session.stderr_text()}"
             return RunnerOutcome([None] * spec.n_tests, error=detail), False, ran
 
+        child_uid = CHILD_UID_BASE + random.randrange(CHILD_UID_COUNT)
+        session.writer.write(_blob(json.dumps(program_init_params(limits, child_uid)).encode()))
+        hello = await _read_message(session.stdout, _HELLO, 30.0)
+        if hello is None:
+            return failed("container set-up did not greet")
+        if hello.get("survivors") or not _clean(hello):
+            self.stats["unclean"] += 1
+            self.last_unclean = {"when": "before", **hello}
+            return failed(f"container not clean before the program: {hello}", ran=False)
+        outcome = await drive_runner(session.stdout, session.writer, program, spec, limits, workdir=WORKDIR,
+                                     sys_path=[], nproc=None, scratch_dirs=SCRATCH_DIRS, private_ipc=True)
+        healthy = outcome.error is None
+        # the namespace is gone: is the container back to clean, and did its OOM killer fire?
+        end = await _read_message(session.stdout, _END, 10.0 if healthy else 1.0, skip_frames=1)
+        if end is not None and (end.get("oom_kill") or 0) > (hello.get("oom_kill") or 0):
+            outcome.oom_killed = True  # SIGKILLed tests are MLE (sandbox/session.py)
+        if healthy and not _clean(end):
+            self.stats["unclean"] += 1
+            self.last_unclean = {"when": "after", **(end or {})}
+            healthy = False
+        outcome.runner_stderr = session.stderr_text(8192)
+        return outcome, healthy, True
+
+
+def _wait_exec_end(api, exec_id: str, timeout: float) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
         try:
-            hello = await _read_message(stdout, _HELLO, 30.0)
-            if hello is None:
-                return failed("container set-up did not greet")
-            if hello.get("survivors") or not _clean(hello):
-                self.stats["unclean"] += 1
-                return failed(f"container not clean before the program: {hello}", ran=False)
-            writer.write(_blob(self._runner_src) + _blob(self._seccomp))
-            outcome = await drive_runner(stdout, writer, program, spec, limits, workdir=WORKDIR, sys_path=[],
-                                         nproc=None, scratch_dirs=SCRATCH_DIRS, private_ipc=True)
-            healthy = outcome.error is None
-            # the namespace is gone: is the container back to clean, and did its OOM killer fire?
-            end = await _read_message(stdout, _END, 10.0 if healthy else 1.0, skip_frames=1)
-            if end is not None and (end.get("oom_kill") or 0) > (hello.get("oom_kill") or 0):
-                outcome.oom_killed = True  # SIGKILLed tests are MLE (sandbox/session.py)
-            if healthy and not _clean(end):
-                self.stats["unclean"] += 1
-                healthy = False
-            outcome.runner_stderr = bytes(stderr_tail).decode("utf-8", "replace")
-            return outcome, healthy, True
-        finally:
-            demux.cancel()
-            writer.close()
-            try:
-                await writer.wait_closed()
-            except (OSError, ConnectionError, asyncio.CancelledError):
-                pass
-            try:
-                await demux
-            except (asyncio.CancelledError, Exception):  # noqa: BLE001
-                pass
+            if not api.exec_inspect(exec_id).get("Running"):
+                return
+        except Exception:  # noqa: BLE001 - gone with its container
+            return
+        time.sleep(0.01)
 
 
 def _clean(report: dict | None) -> bool:

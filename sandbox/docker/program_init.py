@@ -1,16 +1,17 @@
 """Per-program set-up inside a warm sandbox container: run as root by ``docker exec``, stdlib only.
 
-sandbox/docker_backend.py passes this file's source on the exec command line for every program, with its
-parameters as one JSON argument. It:
+sandbox/docker_backend.py passes this file's source on the exec command line; one exec serves the
+container's programs one after another (a docker exec and an interpreter start cost ~180 ms here). It
+reads the runner's source and the seccomp filter from stdin once (length-prefixed), then per program its
+parameters (a length-prefixed JSON object), and:
 1. checks that the container is clean (no process but PID 1 and this one) and says so in a greeting;
-2. reads the runner's source and the seccomp filter from stdin (length-prefixed);
-3. creates fresh PID, mount, IPC, UTS and network namespaces and becomes their PID 1: mounts a fresh /proc, an
+2. creates fresh PID, mount, IPC, UTS and network namespaces and becomes their PID 1: mounts a fresh /proc, an
    empty size-capped tmpfs on /tmp (the tests' work dir and HOME) and on /dev/shm, the new namespace's
    /dev/mqueue, caps SysV shared memory and message queues, keeps only the runner's
    capabilities, installs the seccomp filter and runs the runner (sandbox/runner.py) in-process. As PID 1
    the runner cannot be signalled from inside; the tests run under another uid (``--child-uid``), so they
    cannot prlimit, renice or ptrace it either;
-4. when the runner exits, its namespaces die with every process, mount, segment and file in them; it then
+3. when the runner exits, its namespaces die with every process, mount, segment and file in them; it then
    reports what is left in the container in a trailer, and the backend recycles a container that is not
    clean.
 Messages on stdout: MAGIC (4 bytes), a 4-byte big-endian length, a JSON object.
@@ -163,26 +164,46 @@ def become_program_init(p, runner_src, bpf):
     exec(compile(runner_src, "runner.py", "exec"), {"__name__": "__main__", "__builtins__": __builtins__})  # noqa: S102
 
 
-def main():
-    p = json.loads(sys.argv[1])
-    left = kill_others()
-    send(HELLO, {"left": left, "survivors": len(other_processes()), **memory()})
-    runner_src, bpf = read_blob(), read_blob()
-    check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
-    pid = os.fork()
-    if pid == 0:
-        code = 0
+def run_program(p, runner_src, bpf):
+    """One program in fresh namespaces; returns the wait status of its PID namespace's init. A helper
+    child creates the PID namespace: one process can unshare(CLONE_NEWPID) only once."""
+    helper = os.fork()
+    if helper == 0:
+        code = 2
         try:
-            become_program_init(p, runner_src, bpf)
-        except SystemExit as e:
-            code = e.code if isinstance(e.code, int) else 1
+            check(libc.unshare(CLONE_NEWPID), "unshare(pid)")
+            init = os.fork()
+            if init == 0:
+                code = 0
+                try:
+                    become_program_init(p, runner_src, bpf)
+                except SystemExit as e:
+                    code = e.code if isinstance(e.code, int) else 1
+                os._exit(code)
+            _, status = os.waitpid(init, 0)  # returns once every process of the namespace is gone
+            code = os.waitstatus_to_exitcode(status) & 0xFF
         except BaseException as e:  # noqa: BLE001 - set-up failed before any candidate code: infrastructure
             body = json.dumps({"op": "error", "message": f"program init: {type(e).__name__}: {e}"}).encode()
             os.write(1, struct.pack(">I", len(body)) + body)
-            code = 2
         os._exit(code)
-    _, status = os.waitpid(pid, 0)  # returns once every process of the namespace is gone
-    send(END, {"runner_status": status, "left": len(other_processes()), **memory()})
+    _, status = os.waitpid(helper, 0)
+    return status
+
+
+def main():
+    """One exec serves the container's programs one after another until stdin closes."""
+    runner_src, bpf = read_blob(), read_blob()
+    while True:
+        try:
+            p = json.loads(read_blob())
+        except EOFError:
+            return
+        if p is None:  # the backend hands the container to a new exec
+            return
+        left = kill_others()
+        send(HELLO, {"left": left, "survivors": len(other_processes()), **memory()})
+        status = run_program(p, runner_src, bpf)
+        send(END, {"runner_status": status, "left": len(other_processes()), **memory()})
 
 
 main()

@@ -208,7 +208,7 @@ def test_hostile_then_correct_gives_the_verdicts_of_the_correct_programs_alone(m
     allocated = run(warm, ALLOCATE_700, ok, BIG)
     assert [verdicts(looked), verdicts(allocated)] == expected, (looked.tests[0].stdout_head, allocated.tests[0])
     # the same warm container served all three: the per-program reset isolated them, not a recycle
-    assert warm.stats["created"] == 1 and warm.stats["unclean"] == 0, warm.stats
+    assert warm.stats["created"] == 1 and warm.stats["unclean"] == 0, (warm.stats, warm.last_unclean)
 
 
 def test_a_program_never_runs_in_an_unclean_container(make_backend, docker_client):
