@@ -1,6 +1,6 @@
 """Output comparison, always in the parent (expected outputs never enter the sandbox).
 
-Modes for stdout (see docs/rewards.md):
+Modes for stdout (verdict rules: docs/sandbox.md, "Verdicts"):
 - "lines" (default): line by line, trailing whitespace and trailing blank lines ignored, CRLF == LF.
 - "lines_float": as "lines", token by token; a token matches when the strings are equal, or when both are
   plain decimal numbers and: the expected token is an integer and the actual one has exactly that value
