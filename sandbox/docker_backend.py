@@ -49,6 +49,7 @@ import os
 import random
 import socket
 import struct
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -310,6 +311,14 @@ class DockerBackend(Backend):
         except Exception:  # noqa: BLE001 - already gone is fine
             pass
 
+    def _discard(self, slot: _Slot) -> None:
+        """Removes a container without awaiting (usable while being cancelled)."""
+        self.stats["recycled"] += 1
+        self._live.pop(slot.container.id, None)
+        if slot.session is not None:
+            slot.session.close_socket()
+        threading.Thread(target=_remove_quietly, args=(slot.container,), daemon=True).start()
+
     async def aclose(self) -> None:
         await asyncio.to_thread(self.close)
 
@@ -343,7 +352,11 @@ class DockerBackend(Backend):
                     slot = await self._acquire(limits)
                 except Exception as e:  # noqa: BLE001 - the container could not start: infrastructure
                     return RunnerOutcome([None] * spec.n_tests, error=f"cannot start a container: {e}")
-                outcome, healthy, ran = await self._run(slot, program, spec, limits)
+                try:
+                    outcome, healthy, ran = await self._run(slot, program, spec, limits)
+                except BaseException:  # cancelled mid-program: the container is in an unknown state
+                    self._discard(slot)
+                    raise
                 slot.uses += 1
                 if healthy and slot.uses < self.options.recycle_after:
                     self._idle.append(slot)
@@ -416,6 +429,13 @@ class DockerBackend(Backend):
             healthy = False
         outcome.runner_stderr = session.stderr_text(8192)
         return outcome, healthy, True
+
+
+def _remove_quietly(container) -> None:
+    try:
+        container.remove(force=True)
+    except Exception:  # noqa: BLE001 - already gone
+        pass
 
 
 def _wait_exec_end(api, exec_id: str, timeout: float) -> None:

@@ -9,6 +9,7 @@ get alone. Limits: memory outside any address space (SysV, /dev/shm, tmpfs, memf
 from __future__ import annotations
 
 import asyncio
+import time
 
 import pytest
 
@@ -220,6 +221,26 @@ def test_a_program_never_runs_in_an_unclean_container(make_backend, docker_clien
     r = run(b, "print(2)", {"inputs": [""], "outputs": ["2\n"]})
     assert verdicts(r) == [Verdict.AC]
     assert b.stats["unclean"] == 1 and b.stats["retried"] == 1 and b.stats["created"] == 2, b.stats
+
+
+def test_a_cancelled_program_leaves_no_container_behind(make_backend, docker_client):
+    b = make_backend()
+
+    async def cancel_midway():
+        task = asyncio.ensure_future(b.evaluate("import time\ntime.sleep(30)", TestSpec.from_dict(
+            {"inputs": [""], "outputs": [""]}), Limits(cpu_s=10, wall_s=30), "lines"))
+        await asyncio.sleep(2.0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(cancel_midway())
+    label = f"{CONTAINER_LABEL}={b.options.pool_id}"
+    deadline = time.monotonic() + 20
+    while docker_client.containers.list(all=True, filters={"label": label}):
+        assert time.monotonic() < deadline, "the cancelled program's container survived"
+        time.sleep(0.2)
+    assert verdicts(run(b, "print(1)", {"inputs": [""], "outputs": ["1\n"]})) == [Verdict.AC]
 
 
 def test_many_files_are_refused_not_fatal(make_backend):
