@@ -315,9 +315,9 @@ def _main(argv: list[str] | None, tmpdir: str) -> int:
                 print(f"ratio ours(local, isolated, c={conc}) / sandboxfusion-style tests/s on {workload}: "
                       f"{ours.tests_per_s / sf.tests_per_s:.2f}x (target >= 3x)")
     ours, floor = stats("ours-local", "correct", ncores), stats("lcb-style", "correct")
-    if ours and floor and ours.user_cpu_s is not None and floor.user_cpu_s is not None:
-        per_prog = lambda s: (s.cpu_s - s.user_cpu_s) / s.n_programs
-        print(f"overhead per program, ours / in-process LCB-style floor on correct: "
+    if ours and floor:  # 'correct' programs run ~0.1 ms of their own code: CPU per program is overhead
+        per_prog = lambda s: s.cpu_s / s.n_programs
+        print(f"overhead (CPU) per program, ours / in-process LCB-style floor on correct: "
               f"{1000 * per_prog(ours):.1f} / {1000 * per_prog(floor):.1f} ms = {per_prog(ours) / per_prog(floor):.2f}x "
               f"(target <= 2x)")
     for s in he_rows:
