@@ -1,6 +1,7 @@
 """Math reward throughput and latency: ours (g2rl_verl.rewards) vs verl's own math_verify scorer.
 
-Both run on the same 1,000 deterministic cases in the same process and run:
+Both run on the same deterministic cases in the same process and run: `--n` golds, each with
+`--samples-per-gold` responses (training scores several rollouts per prompt), shuffled:
 - ours: `compute_score_async` (what verl's reward loop awaits), default settings (pool of 4 worker
   subprocesses, 30 s hard deadline), `--concurrency` calls in flight;
 - verl: `verl.utils.reward_score.math_verify.compute_score` (spawn pool of 4, 30 s timeout), called from
@@ -11,7 +12,10 @@ built from its problem text plus one perturbation (exact, reformatted, decimal, 
 gold, unanchored, box inside <think>, truncated). Prints throughput, p50/p99 latency, the ratio, hangs and
 every case whose verdict differs (ours: acc, i.e. kind == correct; verl: score == 1.0), with a reason.
 
-    python benchmarks/bench_math_reward.py [--n 1000] [--concurrency 16] [--seed 0] [--rounds 3]
+Every round of ours starts cold: fresh workers and an empty gold cache (our only cache: a gold is parsed
+once per worker and reused for the other responses to it), so rounds are comparable with verl's.
+
+    python benchmarks/bench_math_reward.py [--n 500] [--samples-per-gold 4] [--concurrency 16] [--seed 0] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -92,19 +96,21 @@ def perturb(gold: str, other: str, problem: str, rng: random.Random) -> tuple[st
     return "exact", f"So the final answer is \\boxed{{{gold}}}."
 
 
-def build_cases(n: int, seed: int) -> list[Case]:
+def build_cases(n: int, seed: int, samples_per_gold: int) -> list[Case]:
     rows = load_golds()
     rng = random.Random(seed)
     picked = rows[:500] + rng.sample(rows[500:], n - 500) if n > 500 else rng.sample(rows, n)
     cases = []
     for problem, gold in picked:
-        other = rng.choice(rows)[1]
-        kind, final = perturb(gold, other, problem, rng)
-        reasoning = (
-            f"Let's think step by step. The problem: {problem}\nWe work through the algebra carefully. "
-        )
-        prefix = "<think>\n" + reasoning if kind == "think_box" else reasoning
-        cases.append(Case(gold, prefix + "\n" + final, kind))
+        for _ in range(samples_per_gold):
+            other = rng.choice(rows)[1]
+            kind, final = perturb(gold, other, problem, rng)
+            reasoning = (
+                f"Let's think step by step. The problem: {problem}\nWe work through the algebra carefully. "
+            )
+            prefix = "<think>\n" + reasoning if kind == "think_box" else reasoning
+            cases.append(Case(gold, prefix + "\n" + final, kind))
+    rng.shuffle(cases)
     return cases
 
 
@@ -186,13 +192,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("--n", type=int, default=1000)
+    parser.add_argument("--n", type=int, default=500, help="distinct golds")
+    parser.add_argument("--samples-per-gold", type=int, default=4)
     parser.add_argument("--concurrency", type=int, default=16)
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--rounds", type=int, default=3, help="alternating ours/verl rounds (shared machine)")
     args = parser.parse_args()
 
-    cases = build_cases(args.n, args.seed)
+    cases = build_cases(args.n, args.seed, args.samples_per_gold)
     print(f"{len(cases)} cases, concurrency {args.concurrency}, {args.rounds} alternating rounds")
     print(
         f"{'round':<6} {'scorer':<18} {'verif/s':>9} {'p50 ms':>9} {'p99 ms':>9} {'hangs':>6} {'wall s':>8} {'load1':>6}"

@@ -75,6 +75,10 @@ class _GoldStatus:
         with self._lock:
             return golds in self._usable
 
+    def clear(self) -> None:
+        with self._lock:
+            self._usable.clear()
+
     def mark_usable(self, golds: tuple[str, ...]) -> None:
         with self._lock:
             self._usable[golds] = None
