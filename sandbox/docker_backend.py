@@ -74,8 +74,10 @@ CAP_SYS_PTRACE, CAP_SYS_ADMIN = 19, 21
 # The runner's: switch the tests' uid, kill them, empty their files (DAC_OVERRIDE, FOWNER), read their
 # /proc/<pid>/smaps_rollup for the tree memory limit (SYS_PTRACE), remove their SysV objects (SYS_ADMIN).
 RUNNER_CAPS = (CAP_DAC_OVERRIDE, CAP_FOWNER, CAP_KILL, CAP_SETGID, CAP_SETUID, CAP_SYS_PTRACE, CAP_SYS_ADMIN)
-# The container's: the runner's plus CHOWN (the set-up hands /dev/mqueue to the tests' uid).
-CONTAINER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_PTRACE", "SYS_ADMIN")
+# The container's: the runner's plus CHOWN (the set-up hands /dev/mqueue to the tests' uid) and SYS_NICE
+# (the set-up gives the runner nice -10, reset to 0 for the tests on fork).
+CONTAINER_CAPS = ("CHOWN", "DAC_OVERRIDE", "FOWNER", "KILL", "SETGID", "SETUID", "SYS_NICE", "SYS_PTRACE",
+                  "SYS_ADMIN")
 # Emptied by the runner after every test, besides WORKDIR (the program's fresh IPC namespace: SysV too).
 SCRATCH_DIRS = ["/dev/shm", "/dev/mqueue"]
 CLEAN_SHMEM_BYTES = 1 << 20  # what a clean container (keeper + set-up, no program) may still hold

@@ -135,6 +135,18 @@ def test_hostile_programs_next_to_a_correct_one_leave_its_verdicts_alone(make_ba
     assert verdicts(memory_bomb)[0] in (Verdict.MLE, Verdict.RE)
 
 
+def test_busy_children_cannot_starve_the_runner_into_se(make_backend):
+    # the runner has nice -10 (reset to 0 for the tests on fork), so 30 busy processes in the container's
+    # one CPU still get killed before the parent's deadline (wall cap + 2 s)
+    busy = ("import os\nfor _ in range(60):\n    try:\n        if os.fork() == 0:\n            while True: pass\n"
+            "    except OSError: break\nwhile True: pass\n")
+    probe = "import os\nprint(os.getpriority(os.PRIO_PROCESS, 0), os.getpriority(os.PRIO_PROCESS, 1))"
+    b = make_backend()
+    assert run(b, probe, {"inputs": [""], "outputs": ["0 -10\n"]}).tests[0].verdict is Verdict.AC
+    r = run(b, busy, {"inputs": ["", ""], "outputs": ["", ""]}, Limits(cpu_s=0.5, wall_s=2.0, memory_mb=256, pids=32))
+    assert verdicts(r) == [Verdict.TLE] * 2, [(t.verdict, t.detail) for t in r.tests]
+
+
 # ------------------------------------------------------------------------------------------------
 # no state crosses between programs (warm container) or tests
 
