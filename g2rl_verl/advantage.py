@@ -23,9 +23,10 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import torch
 from verl import DataProto
+
+from g2rl_verl.names import G2RL_ESTIMATOR
 
 INFRA_POLICY_KEY = "reward.custom_reward_function.reward_kwargs.infra_failure"
 
@@ -175,7 +176,7 @@ def compute_advantages(
     """
     data = apply_kl_in_reward(data, algo, kl_ctrl, metrics)
     data, corrected = apply_rollout_correction(data, algo, metrics)
-    if algo.adv_estimator == "g2rl":
+    if algo.adv_estimator == G2RL_ESTIMATOR:
         advantages, g2rl_metrics = g2rl_advantages(data, inputs, algo)
         returns = advantages.clone()  # GRPO's returns equal its advantages (verl's estimator)
         metrics.update(g2rl_metrics)

@@ -56,7 +56,7 @@ class GroupFilterConfig:
             raise ValueError(f"unknown key(s) {KEY}.{', '.join(unknown)}; valid keys: ['enable', 'metric']")
         out = cls(**values)
         if not isinstance(out.enable, bool):
-            raise ValueError(f"{KEY}.enable={out.enable!r} must be true or false")
+            raise ValueError(f"{KEY}.enable={out.enable!r} must be true or false")  # noqa: TRY004 (config value)
         if not isinstance(out.metric, str) or not out.metric:
             raise ValueError(f"{KEY}.metric={out.metric!r} must name a reward result key, e.g. acc")
         if out.enable:

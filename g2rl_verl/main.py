@@ -18,11 +18,11 @@ from omegaconf import DictConfig, OmegaConf
 
 def prepare(config: DictConfig) -> None:
     """Everything that must hold before Ray starts: plugin loaded, our checks, verl's own checks."""
-    import g2rl_verl.plugin  # noqa: F401  (loud: a broken plugin fails here, not in a worker)
     from verl.trainer.ppo.utils import need_critic, need_reference_policy
     from verl.utils.config import validate_config as verl_validate_config
     from verl.utils.device import auto_set_device
 
+    import g2rl_verl.plugin  # noqa: F401  (loud: a broken plugin fails here, not in a worker)
     from g2rl_verl.validation import validate_config
 
     auto_set_device(config)

@@ -6,7 +6,8 @@ Plain constants, no imports: any module (pure maths included) may import this.
 
 # -- names we register in verl's registries -----------------------------------------------------
 G2RL_ESTIMATOR = "g2rl"  # ADV_ESTIMATOR_REGISTRY / algorithm.adv_estimator
-GPPO_LOSS_NAMES = ("gppo", "gppo_only_high", "ce_gppo")  # POLICY_LOSS_REGISTRY / policy_loss.loss_mode
+GENERAL_BETA_LOSS = "ce_gppo"  # the only loss that reads gppo_beta1 / gppo_beta2
+GPPO_LOSS_NAMES = ("gppo", "gppo_only_high", GENERAL_BETA_LOSS)  # POLICY_LOSS_REGISTRY / policy_loss.loss_mode
 
 # -- config values the entry point's YAML sets and startup validation insists on ----------------
 GPPO_CONFIG_TARGET = "g2rl_verl.gppo.config.GPPOPolicyLossConfig"  # policy_loss._target_

@@ -17,18 +17,18 @@ from g2rl_verl.cpu import registration as _cpu_registration
 
 _cpu_registration.register()  # platform "cpu" (only used with VERL_PLATFORM=cpu) + rollout.name=hf
 
-from g2rl_verl.g2rl import engine as _g2rl_engine  # noqa: E402
-from g2rl_verl.g2rl import estimator as _g2rl_estimator  # noqa: E402
-from g2rl_verl.gppo import policy_loss as _gppo_policy_loss  # noqa: E402
-from g2rl_verl.names import G2RL_ESTIMATOR, GPPO_LOSS_NAMES  # noqa: E402
+from g2rl_verl.g2rl import engine as _g2rl_engine
+from g2rl_verl.g2rl import estimator as _g2rl_estimator
+from g2rl_verl.gppo import policy_loss as _gppo_policy_loss
+from g2rl_verl.names import G2RL_ESTIMATOR, GPPO_LOSS_NAMES
 
 _gppo_policy_loss.register()  # POLICY_LOSS_REGISTRY: gppo, gppo_only_high, ce_gppo
 _g2rl_estimator.register()  # ADV_ESTIMATOR_REGISTRY: g2rl
 _g2rl_engine.register()  # EngineRegistry language_model/fsdp(2): G2RL features + GPPO positive-token count
 
 # Fail fast here rather than at the first actor update ("Unsupported loss mode").
-from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY as _ADV_REGISTRY  # noqa: E402
-from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY as _LOSS_REGISTRY  # noqa: E402
+from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY as _ADV_REGISTRY
+from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY as _LOSS_REGISTRY
 
 _missing = [name for name in GPPO_LOSS_NAMES if name not in _LOSS_REGISTRY]
 _missing += [] if G2RL_ESTIMATOR in _ADV_REGISTRY else [f"{G2RL_ESTIMATOR} (advantage estimator)"]
@@ -36,7 +36,7 @@ if _missing:
     raise RuntimeError(f"g2rl_verl.plugin: {_missing} failed to register")
 
 # One line per Ray worker naming its node, so a multi-node job's log shows where the plugin loaded.
-from g2rl_verl import node_marker as _node_marker  # noqa: E402
+from g2rl_verl import node_marker as _node_marker
 
 _node_marker.announce(
     f"plugin registered policy losses {','.join(GPPO_LOSS_NAMES)}, advantage estimator {G2RL_ESTIMATOR},"

@@ -41,8 +41,9 @@ def _number(cfg, key: str, *, low=None, high=None, low_open=False, allow_none=Fa
 
 def validate_names(cfg: DictConfig) -> None:
     """The configured loss and estimator names resolve in verl's registries (plugin loaded)."""
-    import g2rl_verl.plugin  # noqa: F401  (the registrations, loudly)
     from verl.trainer.ppo.core_algos import ADV_ESTIMATOR_REGISTRY, POLICY_LOSS_REGISTRY
+
+    import g2rl_verl.plugin  # noqa: F401  (the registrations, loudly)
 
     loss_mode = _get(cfg, "actor_rollout_ref.actor.policy_loss.loss_mode", "vanilla")
     if loss_mode not in POLICY_LOSS_REGISTRY:

@@ -1,8 +1,9 @@
 """verl glue: the FSDP engine that returns G2RL features from the old-log-prob pass and counts GPPO's
 positive tokens for the actor update (docs/methods.md "G2RL: sequence features", "Positive-sample NLL").
 
-:class:`FSDPEngineWithFeaturesAndPositiveCount` subclasses verl's ``FSDPEngineWithLMHead`` and overrides only
-``prepare_model_outputs``: it calls the parent, and when the micro-batch carries the non-tensor flag
+:class:`FSDPEngineWithFeaturesAndPositiveCount` subclasses verl's ``FSDPEngineWithLMHead`` and overrides
+``forward_backward_batch`` (counts GPPO's positive tokens per training mini-batch, see
+:mod:`g2rl_verl.gppo.positive_nll`) and ``prepare_model_outputs``: it calls the parent, and when the micro-batch carries the non-tensor flag
 ``g2rl_compute_phi=True`` it also computes Phi [bsz, d] fp32
 (:func:`g2rl_verl.g2rl.features.feature_sums_packed`)
 from the model's logits (divided by the batch's temperature), the rolled next-token ids and the

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 
 from verl.workers.config import PolicyLossConfig
 
-from g2rl_verl.names import GPPO_CONFIG_TARGET
+from g2rl_verl.names import GENERAL_BETA_LOSS, GPPO_CONFIG_TARGET, GPPO_LOSS_NAMES
 
 ACTOR_KEY = "actor_rollout_ref.actor"
 KEY_PREFIX = f"{ACTOR_KEY}.policy_loss"
@@ -55,12 +55,12 @@ def check_clip_params(eps_low: float, eps_high: float, clip_c: float) -> None:
 
 def check_betas(loss_mode: str, beta1: float, beta2: float, eps_low: float, clip_c: float) -> None:
     """Raise ValueError naming the key when β₁ / β₂ are set where they do nothing or break the dual clip."""
-    if loss_mode in ("gppo", "gppo_only_high") and (beta1 != 1.0 or beta2 != 1.0):
+    if loss_mode in GPPO_LOSS_NAMES and loss_mode != GENERAL_BETA_LOSS and (beta1 != 1.0 or beta2 != 1.0):
         raise ValueError(
             f"{KEY_PREFIX}.gppo_beta1/gppo_beta2 = {beta1}/{beta2} have no effect with loss_mode={loss_mode}; "
-            "use loss_mode=ce_gppo for the general-β form, or leave both at 1.0"
+            f"use loss_mode={GENERAL_BETA_LOSS} for the general-β form, or leave both at 1.0"
         )
-    if loss_mode == "ce_gppo" and beta1 * (1.0 - eps_low) >= clip_c:
+    if loss_mode == GENERAL_BETA_LOSS and beta1 * (1.0 - eps_low) >= clip_c:
         raise ValueError(
             f"{KEY_PREFIX}.gppo_beta1={beta1}: β₁(1-clip_ratio_low) must stay below clip_ratio_c={clip_c}, "
             "otherwise the dual clip binds inside the preserved low region"

@@ -27,7 +27,7 @@ from verl.trainer.ppo.core_algos import POLICY_LOSS_REGISTRY, agg_loss
 
 from g2rl_verl.gppo.config import GPPO_CONFIG_HINT, check_betas, check_clip_params, clip_params
 from g2rl_verl.gppo.token_loss import gppo_token_loss
-from g2rl_verl.names import GPPO_LOSS_NAMES
+from g2rl_verl.names import GENERAL_BETA_LOSS, GPPO_LOSS_NAMES
 from g2rl_verl.registry_guard import register_once
 
 
@@ -129,7 +129,7 @@ def compute_policy_loss_ce_gppo(
     if policy_loss is None or not hasattr(policy_loss, "gppo_beta1"):
         raise ValueError(f"loss_mode=ce_gppo needs {GPPO_CONFIG_HINT}")
     eps_low, _, clip_c = clip_params(config)
-    check_betas("ce_gppo", float(policy_loss.gppo_beta1), float(policy_loss.gppo_beta2), eps_low, clip_c)
+    check_betas(GENERAL_BETA_LOSS, float(policy_loss.gppo_beta1), float(policy_loss.gppo_beta2), eps_low, clip_c)
     return _gppo_policy_loss(
         old_log_prob, log_prob, advantages, response_mask, loss_agg_mode, config, rollout_is_weights,
         beta_low=float(policy_loss.gppo_beta1), beta_high=float(policy_loss.gppo_beta2), only_high=False,

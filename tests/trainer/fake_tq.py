@@ -35,7 +35,7 @@ class FakeTQ:
         for i, key in enumerate(keys):
             part.setdefault(key, {})
         if fields is not None:
-            for name in fields.keys():
+            for name in fields.keys():  # noqa: SIM118 (a TensorDict)
                 value = fields[name]
                 rows = value.unbind() if getattr(value, "is_nested", False) else list(value)
                 for key, row in zip(keys, rows, strict=True):
