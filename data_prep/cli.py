@@ -133,7 +133,9 @@ def make_parser() -> argparse.ArgumentParser:
     p.add_argument("--train", type=int, default=2000, help="training problems (default 2000)")
     p.add_argument("--heldout", type=int, default=200, help="held-out problems (default 200)")
     p.add_argument("--code-check", type=int, default=0, help="stdin/stdout code items for the sandbox path")
-    p.add_argument("--direct-fraction", type=float, default=0.5, help="share of SFT answers without working")
+    p.add_argument(
+        "--unboxed-fraction", type=float, default=0.5, help="share of SFT answers ending without \\boxed{}"
+    )
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--overwrite", action="store_true", help="rebuild even if the files exist")
     return parser
@@ -187,7 +189,7 @@ def main(argv: list[str] | None = None) -> int:
                     heldout=args.heldout,
                     seed=args.seed,
                     code_check=args.code_check,
-                    direct_fraction=args.direct_fraction,
+                    unboxed_fraction=args.unboxed_fraction,
                     overwrite=args.overwrite,
                 )
             )

@@ -1,28 +1,25 @@
-"""`g2rl-verl demo`: a real verl training run of G2RL + GPPO on a CPU laptop, in a few minutes, offline.
+"""`g2rl-verl demo`: the whole pipeline, data -> SFT -> RL -> evaluation, on a CPU, offline, in minutes.
 
-What it does:
+What it does (every stage is this package's or verl's real entry point, in its own process):
 
-1. Builds, in seconds, a tiny randomly initialised Qwen3 causal LM and its tokenizer
-   (:mod:`g2rl_verl.cpu.tiny_model`) and a toy RL dataset in verl's parquet schema: addition problems
-   scored by our math verifier (``data_source="MATH-TTT"``) and two stdin/stdout programming tasks
-   scored by our code verifier through the sandbox (``data_source="taco"``).
-2. Runs ``python -m g2rl_verl.main`` (verl's v1 sync trainer with our trainer subclass) for
-   ``steps`` steps with ``algorithm.adv_estimator=g2rl`` and ``policy_loss.loss_mode=gppo``, on verl's
-   FSDP2 engine, generating through our HF rollout backend (``rollout.name=hf``) on the CPU platform
-   (:mod:`g2rl_verl.cpu.platform`); rewards come from ``pkg://g2rl_verl.rewards.router`` inside verl's
-   reward loop. verl's per-step metrics and progress bar are printed as they come.
-3. Saves a checkpoint at the last step, then starts a second run that resumes from it
-   (``trainer.resume_mode=auto``) and trains ``resume_steps`` more steps.
-4. Checks the outcome (every step ran, finite G2RL metrics, GPPO metrics, router reward keys in the
-   validation metrics, resumed step numbers, no process of the run left alive) and prints a summary.
+1. **Data**: ``data_prep.sources.synthetic`` writes the synthetic addition task ("47+38=" ->
+   "7+8=15 4+3+1=8 \\boxed{85}") as SFT and RL parquet with a held-out split, plus three stdin/stdout
+   code items whose reference programs are in the SFT set.
+2. **Model**: a freshly initialised tiny Qwen3 with a character-level tokenizer
+   (:mod:`g2rl_verl.cpu.tiny_model`).
+3. **SFT** through verl's own SFT trainer (``torchrun -m verl.trainer.sft_trainer``, the trainer
+   ``recipes/klear_reasoner/sft.sh`` launches) with ``recipes/demo/config/recipe/demo_sft.yaml``.
+4. **Held-out pass@1 of the SFT model** with ``python -m g2rl_verl.eval generate --backend hf`` and
+   ``score`` (our math verifier).
+5. **RL** with ``python -m g2rl_verl.main`` and ``recipes/demo/config/recipe/demo_rl.yaml`` plus one
+   of ``demo_method/{grpo,gppo,g2rl}.yaml``: a first run saves a checkpoint, a second run resumes
+   from it (``trainer.resume_mode=auto``) for ``resume_steps`` more steps. verl validates on the
+   held-out problems and the code items (sandboxed code reward path) before training and at the end.
+6. **Held-out pass@1 of the RL model**, as in 4, from the HF weights the last checkpoint saved.
 
-Graded reward signal from an untrained model. With strict 0/1 correctness an untrained model almost
-never answers right, every GRPO group is uniform and every advantage is 0. The demo tokenizer
-therefore has, besides single characters, a few whole-answer tokens (``\\boxed{0}``..``\\boxed{4}`` and
-three complete Python programs in a fenced block). A random model emits them now and then, so some
-group members are scored correct (math), fully or partly passing (code: score01 = passed/selected),
-and groups have variance. The scores are our verifiers' real verdicts; nothing in the reward path knows
-about the demo.
+Every hyperparameter lives in the recipe YAMLs; :class:`DemoSettings` holds only budgets and sizes
+(steps, rows, samples, model shape, seed). ``run_pipeline`` is shared with
+``benchmarks/mini_reproduction.py``.
 """
 
 from __future__ import annotations
@@ -30,73 +27,89 @@ from __future__ import annotations
 import json
 import math
 import os
-import random
 import shutil
 import signal
-import string
 import subprocess
 import sys
 import tempfile
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from g2rl_verl.cpu.tiny_model import TinyModelSpec, build_tiny_model
 
-MATH_DATA_SOURCE = "MATH-TTT"  # routed to our math verifier (g2rl_verl/rewards/math_verifier.py)
-CODE_DATA_SOURCE = "taco"  # routed to our code verifier + sandbox (g2rl_verl/rewards/code_verifier.py)
-
-DEMO_ALPHABET = string.digits + "+-*=:?,. \n" + string.ascii_lowercase
-ANSWER_TOKENS = tuple(f"\\boxed{{{d}}}" for d in range(5))  # math golds are 0..4
-CODE_PROGRAMS = {
-    "echo": "print(input())",
-    "double": "print(2*int(input()))",
-    "zero": "print(0)",
-}
-CODE_TOKENS = tuple(f"```python\n{program}\n```" for program in CODE_PROGRAMS.values())
-# stdin/stdout specs (g2rl_verl/rewards/code_spec.py); "zero" passes the 0 case of each task: partial credit
-CODE_TASKS = {
-    "echo the number": {"inputs": ["0\n", "3\n"], "outputs": ["0\n", "3\n"]},
-    "double the number": {"inputs": ["0\n", "2\n"], "outputs": ["0\n", "4\n"]},
-}
-REWARD_KWARGS = {
-    "profile": "g2rl",  # score = 2*score01 - 1
-    "think_mode": "none",  # a base model: no <think> tags
-    "extraction": "strict",  # last complete \boxed{...}
-    "math_pool_size": 1,  # one math-verify worker process is plenty here
-    "sandbox_backend": "local",
-}
+METHODS = ("grpo", "gppo", "g2rl")
+# the recipe files; located from the repository checkout (recipes/ is not part of the wheel)
+RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "config"
+HELDOUT_KEY = "val-core/math/acc/mean@1"  # verl's held-out accuracy (data_source "math", one sample)
+# reward settings the offline evaluation grades with: the same as demo_rl.yaml's reward_kwargs
+EVAL_REWARD_KWARGS = {"profile": "g2rl", "think_mode": "none", "extraction": "strict"}
 
 
 @dataclass(frozen=True)
 class DemoSettings:
-    steps: int = 3
+    """Budgets and sizes of one pipeline run (hyperparameters are in recipes/demo/config)."""
+
+    method: str = "g2rl"
+    seed: int = 0  # RL: data order (data.seed) and the evaluation's sampling seeds
+    data_seed: int = 0  # the synthetic data, the model's initialisation and the SFT run
+    digits: int = 2
+    train_rows: int = 2000
+    heldout_rows: int = 200
+    code_check_rows: int = 3
+    sft_steps: int = 150
+    rl_steps: int = 20
     resume_steps: int = 1
-    prompts_per_step: int = 8
-    group_size: int = 4
-    max_response_length: int = 8
-    max_prompt_length: int = 32
-    learning_rate: float = 1e-3
-    train_rows: int = 48
-    val_rows: int = 8
-    seed: int = 0
-    phase_timeout_s: float = 600.0
-    model: TinyModelSpec = field(default_factory=TinyModelSpec)
+    test_freq: int = 5
+    eval_samples: int = 4  # samples per held-out problem for pass@1 (avg@n) and pass@k
+    eval_temperature: float = 1.0  # the rollout temperature of demo_rl.yaml
+    eval_max_tokens: int = 40  # = data.max_response_length of demo_rl.yaml
+    phase_timeout_s: float = 900.0
+    model: TinyModelSpec = field(
+        default_factory=lambda: TinyModelSpec(
+            hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+        )
+    )
 
     def __post_init__(self) -> None:
-        for name in ("steps", "resume_steps", "prompts_per_step", "group_size", "max_response_length"):
+        if self.method not in METHODS:
+            raise ValueError(f"demo method must be one of {METHODS} (got {self.method!r})")
+        for name in ("sft_steps", "rl_steps", "test_freq", "eval_samples", "eval_max_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"demo setting {name} must be >= 1 (got {getattr(self, name)})")
-        if self.group_size < 2:
-            raise ValueError("demo setting group_size must be >= 2: GRPO/G2RL need groups to compare within")
+        if self.resume_steps < 0:
+            raise ValueError(f"demo setting resume_steps must be >= 0 (got {self.resume_steps})")
+
+    @property
+    def total_rl_steps(self) -> int:
+        return self.rl_steps + self.resume_steps
 
 
 @dataclass(frozen=True)
 class DemoAssets:
     model_dir: Path
-    train_file: Path
-    val_file: Path
+    data_dir: Path
+
+    @property
+    def sft_train(self) -> Path:
+        return self.data_dir / "sft_train.parquet"
+
+    @property
+    def sft_heldout(self) -> Path:
+        return self.data_dir / "sft_heldout.parquet"
+
+    @property
+    def rl_train(self) -> Path:
+        return self.data_dir / "rl_train.parquet"
+
+    @property
+    def rl_heldout(self) -> Path:
+        return self.data_dir / "rl_heldout.parquet"
+
+    @property
+    def code_check(self) -> Path:
+        return self.data_dir / "code_check.parquet"
 
 
 @dataclass
@@ -104,142 +117,129 @@ class PhaseResult:
     name: str
     returncode: int
     wall_s: float
-    metrics: list[dict]  # one dict per logged step (verl's FileLogger records)
+    metrics: list[dict]  # one record per logged step (verl's FileLogger: {"step": s, "data": {...}})
     log_file: Path
     leftover_pids: list[int]
 
     @property
     def steps(self) -> list[int]:
-        return [int(m["step"]) for m in self.metrics if "step" in m]
+        return sorted({int(m["step"]) for m in self.metrics if "actor/grad_norm" in _data(m)})
+
+
+@dataclass
+class PipelineResult:
+    settings: DemoSettings
+    workdir: Path
+    phases: list[PhaseResult]
+    heldout_pass1_sft: float | None = None
+    heldout_pass1_rl: float | None = None
+    eval_reports: dict[str, Path] = field(default_factory=dict)
+    problems: list[str] = field(default_factory=list)
+    wall_s: float = 0.0
+
+    def phase(self, name: str) -> PhaseResult | None:
+        return next((p for p in self.phases if p.name == name), None)
+
+    def summary(self) -> dict:
+        rl = [p for p in self.phases if p.name in ("rl", "rl_resume")]
+        curve = learning_curve([m for p in rl for m in p.metrics])
+        return {
+            "method": self.settings.method,
+            "seed": self.settings.seed,
+            "data_seed": self.settings.data_seed,
+            "steps": self.settings.total_rl_steps,
+            "sft_steps": self.settings.sft_steps,
+            "heldout_pass1_sft": self.heldout_pass1_sft,
+            "heldout_pass1_rl": self.heldout_pass1_rl,
+            "heldout_pass1_gain": None
+            if self.heldout_pass1_sft is None or self.heldout_pass1_rl is None
+            else self.heldout_pass1_rl - self.heldout_pass1_sft,
+            "eval_protocol": f"avg@{self.settings.eval_samples} at temperature {self.settings.eval_temperature} "
+            f"on {self.settings.heldout_rows} held-out problems",
+            "curve": curve,
+            "phase_wall_s": {p.name: round(p.wall_s, 1) for p in self.phases},
+            "wall_s": round(self.wall_s, 1),
+            "problems": self.problems,
+            "settings": {**asdict(self.settings), "model": asdict(self.settings.model)},
+        }
+
+
+def _data(record: dict) -> dict:
+    return record.get("data", record)
+
+
+def learning_curve(records: list[dict]) -> dict[str, dict[int, float]]:
+    """Held-out accuracy and mean training reward (verl's critic/score/mean, +-1 scale) by step."""
+    curve: dict[str, dict[int, float]] = {"heldout_acc": {}, "train_reward": {}}
+    for record in records:
+        data, step = _data(record), int(record.get("step", -1))
+        if HELDOUT_KEY in data:
+            curve["heldout_acc"][step] = float(data[HELDOUT_KEY])
+        if "critic/score/mean" in data:
+            curve["train_reward"][step] = float(data["critic/score/mean"])
+    return curve
 
 
 # ------------------------------------------------------------------------------------------ assets
-def _rows(settings: DemoSettings, n: int, split: str, rng: random.Random) -> list[dict]:
-    rows = []
-    code_tasks = list(CODE_TASKS.items())
-    for index in range(n):
-        if index % 4 == 3:  # one code item in four
-            prompt, spec = code_tasks[(index // 4) % len(code_tasks)]
-            rows.append(
-                {
-                    "data_source": CODE_DATA_SOURCE,
-                    "prompt": [{"role": "user", "content": prompt}],
-                    "ability": "code",
-                    "reward_model": {"style": "rule", "ground_truth": json.dumps(spec)},
-                    "extra_info": {"split": split, "index": index},
-                }
-            )
-        else:
-            a = rng.randint(0, 4)
-            b = rng.randint(0, 4 - a)
-            rows.append(
-                {
-                    "data_source": MATH_DATA_SOURCE,
-                    "prompt": [{"role": "user", "content": f"{a}+{b}="}],
-                    "ability": "math",
-                    "reward_model": {"style": "rule", "ground_truth": str(a + b)},
-                    "extra_info": {"split": split, "index": index},
-                }
-            )
-    for row in rows:
-        unknown = set(row["prompt"][0]["content"]) - set(DEMO_ALPHABET)
-        if unknown:
-            raise ValueError(
-                f"demo prompt {row['prompt'][0]['content']!r} uses characters {unknown} outside DEMO_ALPHABET"
-            )
-    return rows
+def build_assets(workdir: Path, settings: DemoSettings) -> DemoAssets:
+    """The synthetic data (data_prep) and the freshly initialised tiny model with its tokenizer."""
+    from data_prep.sources.synthetic import SyntheticConfig, build_synthetic
 
-
-def _write_parquet(rows: list[dict], path: Path) -> None:
-    import pandas as pd
-
-    tmp = path.with_suffix(".tmp.parquet")
-    pd.DataFrame(rows).to_parquet(tmp)
-    os.replace(tmp, path)
-
-
-def build_assets(workdir: Path, settings: DemoSettings = DemoSettings()) -> DemoAssets:
-    """Write the tiny model, its tokenizer and the toy train/val parquet files under ``workdir``."""
     workdir.mkdir(parents=True, exist_ok=True)
-    model_dir = build_tiny_model(
-        workdir / "model", settings.model, alphabet=DEMO_ALPHABET, extra_tokens=ANSWER_TOKENS + CODE_TOKENS
+    data_dir = workdir / "data"
+    build_synthetic(
+        SyntheticConfig(
+            data_dir,
+            digits=settings.digits,
+            train=settings.train_rows,
+            heldout=settings.heldout_rows,
+            seed=settings.data_seed,
+            code_check=settings.code_check_rows,
+        )
     )
-    rng = random.Random(settings.seed)
-    train_file, val_file = workdir / "train.parquet", workdir / "val.parquet"
-    _write_parquet(_rows(settings, settings.train_rows, "train", rng), train_file)
-    _write_parquet(_rows(settings, settings.val_rows, "test", rng), val_file)
-    return DemoAssets(model_dir, train_file, val_file)
+    model_dir = workdir / "model"
+    if not (model_dir / "config.json").exists():
+        build_tiny_model(model_dir, TinyModelSpec(**{**asdict(settings.model), "seed": settings.data_seed}))
+    return DemoAssets(model_dir, data_dir)
 
 
-# ---------------------------------------------------------------------------------------- overrides
-def training_overrides(
-    assets: DemoAssets, settings: DemoSettings, checkpoint_dir: Path, total_steps: int
-) -> list[str]:
-    """Hydra overrides of ``g2rl_verl.main`` for the demo (CPU needs marked with the reason)."""
-    kwargs = [f"+reward.custom_reward_function.reward_kwargs.{k}={v}" for k, v in REWARD_KWARGS.items()]
+# ---------------------------------------------------------------------------------------- commands
+def sft_command(assets: DemoAssets, settings: DemoSettings, out_dir: Path) -> list[str]:
+    """``torchrun -m verl.trainer.sft_trainer`` (one CPU process) with the demo SFT recipe."""
     return [
-        # the method: G2RL advantages + GPPO loss, rewards from our router
-        "algorithm.adv_estimator=g2rl",
-        "actor_rollout_ref.actor.policy_loss.loss_mode=gppo",
-        "actor_rollout_ref.actor.clip_ratio_high=0.28",  # Klear's Clip-Higher
-        "actor_rollout_ref.actor.clip_ratio_c=10.0",  # Klear's dual clip
-        "actor_rollout_ref.actor.policy_loss.positive_nll_coef=0.1",  # Klear's positive-sample NLL (α)
-        "reward.custom_reward_function.path=pkg://g2rl_verl.rewards.router",
-        "reward.custom_reward_function.name=compute_score_async",
-        *kwargs,
-        # data and model
-        f"data.train_files={assets.train_file}",
-        f"data.val_files={assets.val_file}",
-        f"data.train_batch_size={settings.prompts_per_step}",
-        f"data.max_prompt_length={settings.max_prompt_length}",
-        f"data.max_response_length={settings.max_response_length}",
+        sys.executable, "-m", "torch.distributed.run", "--standalone", "--nnodes=1", "--nproc_per_node=1",
+        "-m", "verl.trainer.sft_trainer",
+        "--config-dir", str(RECIPE_DIR), "+recipe=demo_sft",
+        f"model.path={assets.model_dir}",
+        f"data.train_files={assets.sft_train}",
+        f"data.val_files={assets.sft_heldout}",
+        f"trainer.total_training_steps={settings.sft_steps}",
+        f"trainer.seed={settings.data_seed}",
+        f"trainer.default_local_dir={out_dir}",
+    ]  # fmt: skip
+
+
+def rl_command(
+    model_dir: Path, assets: DemoAssets, settings: DemoSettings, checkpoint_dir: Path, total_steps: int
+) -> list[str]:
+    """``python -m g2rl_verl.main`` with the demo RL recipe and method; budgets and paths only."""
+    val_files = [str(assets.rl_heldout)] + ([str(assets.code_check)] if settings.code_check_rows else [])
+    return [
+        sys.executable, "-m", "g2rl_verl.main",
+        "--config-dir", str(RECIPE_DIR), "+recipe=demo_rl", f"demo_method={settings.method}",
+        f"actor_rollout_ref.model.path={model_dir}",
+        f"data.train_files={assets.rl_train}",
+        f"data.val_files=[{','.join(val_files)}]",
         f"data.seed={settings.seed}",
-        "data.dataloader_num_workers=0",  # no extra processes on a 2-core box
-        f"actor_rollout_ref.model.path={assets.model_dir}",
-        "+actor_rollout_ref.model.override_config.attn_implementation=eager",  # flash-attn is GPU-only
-        "actor_rollout_ref.model.use_remove_padding=False",  # the packed path needs flash-attn
-        "actor_rollout_ref.model.enable_gradient_checkpointing=False",
-        # actor: FSDP2 (FSDP1 passes an int device_id, fatal on CPU), no compile, no ref model
-        "actor_rollout_ref.actor.strategy=fsdp2",
-        "actor_rollout_ref.actor.fsdp_config.strategy=fsdp2",
-        "actor_rollout_ref.actor.use_torch_compile=False",
-        "actor_rollout_ref.actor.fsdp_config.use_torch_compile=False",
-        "actor_rollout_ref.actor.use_kl_loss=False",
-        f"actor_rollout_ref.actor.ppo_mini_batch_size={settings.prompts_per_step}",
-        f"actor_rollout_ref.actor.ppo_micro_batch_size_per_gpu={settings.prompts_per_step * settings.group_size}",
-        f"actor_rollout_ref.actor.optim.lr={settings.learning_rate}",
-        # rollout: our HF backend, one process per replica
-        "actor_rollout_ref.rollout.name=hf",
-        f"actor_rollout_ref.rollout.n={settings.group_size}",
-        "actor_rollout_ref.rollout.tensor_model_parallel_size=1",
-        "actor_rollout_ref.rollout.dtype=float32",
-        f"actor_rollout_ref.rollout.log_prob_micro_batch_size_per_gpu={settings.prompts_per_step * settings.group_size}",
-        "actor_rollout_ref.rollout.agent.num_workers=1",
-        "reward.num_workers=1",
-        # trainer: one fake "GPU" (CPU platform), console + jsonl metrics, checkpoint at the last step,
-        # validation at the last step (its metrics carry the router's per-sample keys)
-        "trainer.device=cpu",
-        "trainer.nnodes=1",
-        "trainer.n_gpus_per_node=1",
         f"trainer.total_training_steps={total_steps}",
-        "trainer.logger=[console,file]",
-        "trainer.project_name=g2rl_verl_demo",
-        "trainer.experiment_name=cpu_demo",
-        "trainer.val_before_train=False",
-        f"trainer.test_freq={total_steps}",
-        f"trainer.save_freq={total_steps}",
-        "trainer.resume_mode=auto",
+        f"trainer.test_freq={settings.test_freq}",
+        f"trainer.save_freq={settings.rl_steps}",
         f"trainer.default_local_dir={checkpoint_dir}",
-        # Ray on a CPU box: fake GPU resource for verl's pools, logical CPUs for its 3-CPU bundles
-        "ray_kwargs.ray_init.num_cpus=16",
-        "+ray_kwargs.ray_init.num_gpus=1",
-        "+ray_kwargs.ray_init.include_dashboard=False",
-        # TransferQueue: one storage actor, not eight
-        "transfer_queue.backend.SimpleStorage.num_data_storage_units=1",
-    ]
+        f"trainer.experiment_name={settings.method}_seed{settings.seed}",
+    ]  # fmt: skip
 
 
-def demo_environment(run_marker: str, metrics_file: Path, scratch_dir: Path) -> dict[str, str]:
+def run_environment(run_marker: str, metrics_file: Path, scratch_dir: Path) -> dict[str, str]:
     from g2rl_verl.cpu.environment import cpu_run_environment
 
     env = dict(os.environ)
@@ -264,7 +264,7 @@ def demo_environment(run_marker: str, metrics_file: Path, scratch_dir: Path) -> 
 
 
 # -------------------------------------------------------------------------------------------- runs
-_SHOW = ("step:", "Training Progress", "Final validation", "Error", "Traceback", "error:")
+_SHOW = ("Training Progress", "Final validation", "Error", "Traceback", "error:")
 
 
 def _processes_with_marker(marker: str) -> list[int]:
@@ -290,199 +290,206 @@ def _wait_for_exit(marker: str, grace_s: float) -> list[int]:
         time.sleep(0.5)
 
 
-def run_phase(
-    name: str,
-    overrides: list[str],
-    env: dict[str, str],
-    log_file: Path,
-    metrics_file: Path,
-    timeout_s: float,
-    echo: bool = True,
-) -> PhaseResult:
-    """Run ``python -m g2rl_verl.main`` once; stream verl's step lines; collect its jsonl metrics."""
-    marker = env["G2RL_DEMO_RUN"]
-    cmd = [sys.executable, "-m", "g2rl_verl.main", *overrides]
+def run_phase(name: str, cmd: list[str], workdir: Path, timeout_s: float, echo: bool = True) -> PhaseResult:
+    """Run one stage as a subprocess; stream its progress lines; collect verl's jsonl metrics.
+
+    Every process of the stage carries a marker variable; any still alive 30 s after the stage exits
+    is killed (only those) and reported.
+    """
+    marker = uuid.uuid4().hex
+    log_file, metrics_file = workdir / f"log_{name}.txt", workdir / f"metrics_{name}.jsonl"
+    metrics_file.unlink(missing_ok=True)
+    scratch_dir = Path(tempfile.mkdtemp(prefix="g2rl_demo_"))
     start = time.monotonic()
-    with open(log_file, "w") as log:
-        # cwd = the demo's workdir: Hydra writes its outputs/ folder there, not in the caller's directory
-        proc = subprocess.Popen(
-            cmd,
-            cwd=log_file.parent,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
-        try:
-            assert proc.stdout is not None
-            for line in proc.stdout:
-                log.write(line)
-                if echo and any(key in line for key in _SHOW):
-                    print(f"[{name}] {line.rstrip()}", flush=True)
-                if time.monotonic() - start > timeout_s:
-                    raise TimeoutError(f"demo phase {name} exceeded {timeout_s:.0f} s (log: {log_file})")
-            proc.wait()
-        except BaseException:
-            os.killpg(proc.pid, signal.SIGTERM)  # the run's own process group (start_new_session)
-            proc.wait()
-            raise
-    wall_s = time.monotonic() - start
-    leftovers = _wait_for_exit(marker, grace_s=30.0)
-    for pid in leftovers:  # only processes that carry this run's marker
-        try:
-            os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
+    try:
+        with open(log_file, "w") as log:
+            # cwd = workdir: Hydra writes its outputs/ folder there, not in the caller's directory
+            proc = subprocess.Popen(
+                cmd,
+                cwd=workdir,
+                env=run_environment(marker, metrics_file, scratch_dir),
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
+            try:
+                assert proc.stdout is not None
+                for line in proc.stdout:
+                    log.write(line)
+                    if echo and any(key in line for key in _SHOW):
+                        print(f"[{name}] {line.rstrip()[-160:]}", flush=True)
+                    if time.monotonic() - start > timeout_s:
+                        raise TimeoutError(f"demo stage {name} exceeded {timeout_s:.0f} s (log: {log_file})")
+                proc.wait()
+            except BaseException:
+                os.killpg(proc.pid, signal.SIGTERM)  # the stage's own process group (start_new_session)
+                proc.wait()
+                raise
+    finally:
+        wall_s = time.monotonic() - start
+        leftovers = _wait_for_exit(marker, grace_s=30.0)
+        for pid in leftovers:  # only processes that carry this stage's marker
+            try:
+                os.kill(pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        shutil.rmtree(scratch_dir, ignore_errors=True)
     metrics = []
     if metrics_file.exists():
         metrics = [json.loads(line) for line in metrics_file.read_text().splitlines() if line.strip()]
     return PhaseResult(name, proc.returncode, wall_s, metrics, log_file, leftovers)
 
 
+def evaluate(model_dir: Path, heldout: Path, settings: DemoSettings, out_dir: Path) -> tuple[float, Path]:
+    """Held-out pass@1 (avg@n) of ``model_dir``: ``python -m g2rl_verl.eval generate --backend hf`` + ``score``."""
+    from g2rl_verl.eval.cli import main as eval_main
+
+    common = ["--out-dir", str(out_dir)]
+    rc = eval_main(
+        [
+            "generate", "--backend", "hf", "--benchmark", "heldout", "--data", str(heldout), "--format", "rl",
+            "--model", str(model_dir), "--n", str(settings.eval_samples),
+            "--temperature", str(settings.eval_temperature), "--top-p", "1.0",
+            "--max-tokens", str(settings.eval_max_tokens), "--seed", str(settings.seed), *common,
+        ]
+    )  # fmt: skip
+    if rc != 0:
+        raise RuntimeError(f"evaluation of {model_dir}: generate exited with {rc}")
+    kwargs = [a for k, v in EVAL_REWARD_KWARGS.items() for a in ("--reward-kwarg", f"{k}={v}")]
+    rc = eval_main(["score", "--in-dir", str(out_dir), "--seed", str(settings.seed), *kwargs])
+    if rc != 0:
+        raise RuntimeError(f"evaluation of {model_dir}: score exited with {rc} (see {out_dir})")
+    report = json.loads((out_dir / "report.json").read_text())
+    [bench] = [b for b in report["benchmarks"] if b["benchmark"] == "heldout"]
+    return float(bench["metrics"]["pass@1"]["value"]), out_dir / "report.md"
+
+
 # ----------------------------------------------------------------------------------------- checks
-def _load_checkpoint_weights(step_dir: Path) -> dict:
-    """The actor weights verl's FSDP checkpoint saved (world size 1: the local shard is the tensor)."""
-    import torch
-
-    state = torch.load(
-        step_dir / "actor" / "model_world_size_1_rank_0.pt", map_location="cpu", weights_only=False
-    )
-    return {k: (v.to_local() if hasattr(v, "to_local") else v).float() for k, v in state.items()}
-
-
-def weight_changes(workdir: Path, settings: DemoSettings) -> dict[str, float]:
-    """Largest absolute parameter change: initial model -> first run's checkpoint -> resumed run's checkpoint."""
-    from safetensors.torch import load_file
-
-    initial = {k: v.float() for k, v in load_file(workdir / "model" / "model.safetensors").items()}
-    first = _load_checkpoint_weights(workdir / "checkpoints" / f"global_step_{settings.steps}")
-    second = _load_checkpoint_weights(
-        workdir / "checkpoints" / f"global_step_{settings.steps + settings.resume_steps}"
-    )
-
-    def max_change(a: dict, b: dict) -> float:
-        common = set(a) & set(b)
-        if not common:
-            raise KeyError("checkpoint and model share no parameter names")
-        return max(float((a[k] - b[k]).abs().max()) for k in common)
-
-    return {"initial_to_first": max_change(initial, first), "first_to_resumed": max_change(first, second)}
-
-
-def _data(record: dict) -> dict:
-    return record.get("data", record)
-
-
-def check_outcome(first: PhaseResult, second: PhaseResult, settings: DemoSettings) -> list[str]:
-    """Problems found in the two runs (empty list: the demo did what it claims)."""
-    problems = []
-    for phase in (first, second):
+def check_outcome(result: PipelineResult) -> list[str]:
+    """Problems found in the run (empty list: the pipeline did what it claims)."""
+    settings, problems = result.settings, []
+    for phase in result.phases:
         if phase.returncode != 0:
             problems.append(f"{phase.name}: exited with {phase.returncode} (log: {phase.log_file})")
         if phase.leftover_pids:
             problems.append(f"{phase.name}: processes left behind after exit: {phase.leftover_pids}")
-    total = settings.steps + settings.resume_steps
-    if first.steps[: settings.steps] != list(range(1, settings.steps + 1)):
-        problems.append(f"first run logged steps {first.steps}, expected 1..{settings.steps}")
-    resumed = [s for s in second.steps if s > settings.steps]
-    if resumed != list(range(settings.steps + 1, total + 1)) or any(
-        s <= settings.steps for s in second.steps
-    ):
-        problems.append(f"resumed run logged steps {second.steps}, expected {settings.steps + 1}..{total}")
-    resume_line = f"Resuming from {first.log_file.parent / 'checkpoints' / f'global_step_{settings.steps}'}"
-    if second.log_file.exists() and resume_line not in second.log_file.read_text():
-        problems.append(f"resumed run did not log '{resume_line}'")
-    train = [_data(m) for m in first.metrics + second.metrics if "actor/grad_norm" in _data(m)]
-    if not train:
-        problems.append("no training metrics were logged")
+    rl, resumed = result.phase("rl"), result.phase("rl_resume")
+    if rl is None or rl.returncode != 0:
         return problems
+    if rl.steps != list(range(1, settings.rl_steps + 1)):
+        problems.append(f"rl logged steps {rl.steps}, expected 1..{settings.rl_steps}")
+    if settings.resume_steps and resumed is not None:
+        expected = list(range(settings.rl_steps + 1, settings.total_rl_steps + 1))
+        if resumed.steps != expected:
+            problems.append(f"resumed run logged steps {resumed.steps}, expected {expected}")
+        resume_line = f"Resuming from {result.workdir / 'rl_checkpoints' / f'global_step_{settings.rl_steps}'}"
+        if resume_line not in resumed.log_file.read_text():
+            problems.append(f"resumed run did not log '{resume_line}'")
+    train = [_data(m) for p in (rl, resumed) if p for m in p.metrics if "actor/grad_norm" in _data(m)]
+    if not train:
+        return problems + ["no RL training metrics were logged"]
     if not any(m["actor/grad_norm"] > 0 for m in train):
         problems.append("actor/grad_norm was 0 at every step: no group had reward variance")
-    if not any(k.startswith("g2rl/") for m in train for k in m):
-        problems.append("no g2rl/* metrics were logged")
-    if not any("gppo" in k for m in train for k in m):
-        problems.append("no GPPO metrics (actor/gppo_*, gppo/*) were logged")
     for m in train:
-        bad = [
-            k for k, v in m.items() if k.startswith("g2rl/") and isinstance(v, float) and not math.isfinite(v)
-        ]
+        bad = [k for k, v in m.items() if isinstance(v, float) and not math.isfinite(v) and "/" in k]
         if bad:
-            problems.append(f"non-finite G2RL metrics {bad}")
-    val = [_data(m) for m in first.metrics + second.metrics]
-    if not any("score01" in k for m in val for k in m) or not any("kind_id" in k for m in val for k in m):
-        problems.append("validation metrics lack the reward router's score01/kind_id keys")
-    if not problems:
-        changes = weight_changes(first.log_file.parent, settings)
-        for name, change in changes.items():
-            if not change > 0:
-                problems.append(f"parameters did not change ({name}: max |delta| = {change})")
+            problems.append(f"non-finite metrics {bad[:5]}")
+            break
+    if settings.method == "g2rl" and not any(k.startswith("g2rl/") for m in train for k in m):
+        problems.append("no g2rl/* metrics were logged")
+    if settings.method == "gppo" and not any("gppo" in k for m in train for k in m):
+        problems.append("no GPPO metrics (actor/gppo_*, gppo/*) were logged")
+    val = [_data(m) for p in (rl, resumed) if p for m in p.metrics]
+    if not any(HELDOUT_KEY in m for m in val):
+        problems.append(f"validation never logged {HELDOUT_KEY}")
+    if settings.code_check_rows and not any("val-aux/taco/score01/mean@1" in m for m in val):
+        problems.append("validation lacks the code items' reward keys (val-aux/taco/...)")
     return problems
 
 
-def _fmt(value) -> str:
-    return f"{value:.4g}" if isinstance(value, float) else str(value)
+def rl_hf_dir(workdir: Path, step: int) -> Path:
+    return workdir / "rl_checkpoints" / f"global_step_{step}" / "actor" / "huggingface"
 
 
-def print_summary(first: PhaseResult, second: PhaseResult) -> None:
-    keys = (
-        "critic/score/mean",
-        "actor/grad_norm",
-        "actor/pg_loss",
-        "g2rl/base_reward_mean",
-        "gppo/positive_frac",
-    )
-    print("\n== g2rl-verl demo summary ==")
-    for phase in (first, second):
-        print(f"{phase.name}: exit {phase.returncode}, {phase.wall_s:.0f} s, steps {phase.steps}")
-        for record in phase.metrics:
-            data = _data(record)
-            if "actor/grad_norm" in data:
-                shown = ", ".join(f"{k}={_fmt(data[k])}" for k in keys if k in data)
-                print(f"  step {record.get('step')}: {shown}")
+def run_pipeline(
+    workdir: Path, settings: DemoSettings, echo: bool = True, sft: tuple[Path, float] | None = None
+) -> PipelineResult:
+    """Data -> SFT -> eval -> RL (+ resume) -> eval under ``workdir``; stops at the first failed stage.
 
-
-def run_demo(
-    workdir: Path, settings: DemoSettings = DemoSettings(), echo: bool = True
-) -> tuple[PhaseResult, PhaseResult, list[str]]:
-    """Build the assets, train ``steps`` steps, resume for ``resume_steps`` more; return both runs + problems."""
+    ``sft``: (HF directory, its held-out pass@1) to start RL from instead of training and evaluating an
+    SFT model (the benchmark trains one SFT model per seed and reuses it for the three methods).
+    """
     workdir = Path(workdir).resolve()
     t0 = time.monotonic()
     assets = build_assets(workdir, settings)
-    print(
-        f"g2rl-verl demo: tiny model + toy data built in {time.monotonic() - t0:.1f} s under {workdir}",
-        flush=True,
-    )
-    checkpoint_dir = workdir / "checkpoints"
-    phases = []
-    for name, total in (("train", settings.steps), ("resume", settings.steps + settings.resume_steps)):
-        marker = uuid.uuid4().hex
-        metrics_file = workdir / f"metrics_{name}.jsonl"
-        metrics_file.unlink(missing_ok=True)
-        print(f"g2rl-verl demo: {name} run (steps up to {total}) ...", flush=True)
-        scratch_dir = Path(tempfile.mkdtemp(prefix="g2rl_demo_"))
-        try:
-            phases.append(
-                run_phase(
-                    name,
-                    training_overrides(assets, settings, checkpoint_dir, total),
-                    demo_environment(marker, metrics_file, scratch_dir),
-                    workdir / f"log_{name}.txt",
-                    metrics_file,
-                    settings.phase_timeout_s,
-                    echo=echo,
-                )
-            )
-        finally:
-            shutil.rmtree(scratch_dir, ignore_errors=True)
-        if phases[-1].returncode != 0:
-            tail = phases[-1].log_file.read_text().splitlines()[-40:]
-            print("\n".join(tail), file=sys.stderr)
-            break
-    if len(phases) == 1:
-        phases.append(PhaseResult("resume", -1, 0.0, [], workdir / "log_resume.txt", []))
-    first, second = phases
-    problems = check_outcome(first, second, settings)
-    print_summary(first, second)
-    print(f"total wall time {time.monotonic() - t0:.0f} s", flush=True)
-    return first, second, problems
+    result = PipelineResult(settings, workdir, [])
+
+    def say(text: str) -> None:
+        if echo:
+            print(f"g2rl-verl demo [{time.monotonic() - t0:5.0f} s] {text}", flush=True)
+
+    def finish() -> PipelineResult:
+        result.wall_s = time.monotonic() - t0
+        result.problems = check_outcome(result) + result.problems
+        return result
+
+    say(f"data and a fresh {_param_count(assets.model_dir)}-parameter model under {workdir}")
+    sft_model = None if sft is None else Path(sft[0])
+    if sft is None:
+        say(f"SFT: verl.trainer.sft_trainer, {settings.sft_steps} steps ...")
+        sft_phase = run_phase("sft", sft_command(assets, settings, workdir / "sft_checkpoints"), workdir,
+                              settings.phase_timeout_s, echo)  # fmt: skip
+        result.phases.append(sft_phase)
+        sft_model = workdir / "sft_checkpoints" / f"global_step_{settings.sft_steps}" / "huggingface"
+        if sft_phase.returncode != 0 or not sft_model.is_dir():
+            result.problems.append(f"SFT produced no HF model at {sft_model} (log: {sft_phase.log_file})")
+            return finish()
+        result.heldout_pass1_sft, result.eval_reports["sft"] = evaluate(
+            sft_model, assets.rl_heldout, settings, workdir / "eval_sft"
+        )
+    else:
+        result.heldout_pass1_sft = float(sft[1])
+    say(f"held-out pass@1 after SFT: {result.heldout_pass1_sft:.1%}")
+    checkpoint_dir = workdir / "rl_checkpoints"
+    stages = [("rl", settings.rl_steps)] + ([("rl_resume", settings.total_rl_steps)] if settings.resume_steps else [])
+    for name, total in stages:
+        say(f"RL ({settings.method}) via g2rl_verl.main, steps up to {total} ...")
+        phase = run_phase(name, rl_command(sft_model, assets, settings, checkpoint_dir, total), workdir,
+                          settings.phase_timeout_s, echo)  # fmt: skip
+        result.phases.append(phase)
+        if phase.returncode != 0:
+            print("\n".join(phase.log_file.read_text().splitlines()[-40:]), file=sys.stderr)
+            return finish()
+    final = rl_hf_dir(workdir, settings.total_rl_steps)
+    if not final.is_dir():
+        result.problems.append(f"the last RL checkpoint has no HF model at {final}")
+        return finish()
+    result.heldout_pass1_rl, result.eval_reports["rl"] = evaluate(final, assets.rl_heldout, settings, workdir / "eval_rl")
+    say(f"held-out pass@1 after RL: {result.heldout_pass1_rl:.1%}")
+    return finish()
+
+
+def _param_count(model_dir: Path) -> str:
+    from safetensors import safe_open
+
+    with safe_open(model_dir / "model.safetensors", "pt") as f:
+        n = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+    return f"{n / 1e6:.2f}M"
+
+
+def print_summary(result: PipelineResult) -> None:
+    s = result.summary()
+    print("\n== g2rl-verl demo summary ==")
+    for phase in result.phases:
+        print(f"{phase.name}: exit {phase.returncode}, {phase.wall_s:.0f} s" + (f", steps {phase.steps}" if phase.steps else ""))
+    acc = s["curve"]["heldout_acc"]
+    if acc:
+        print("verl validation, held-out accuracy by step: " + ", ".join(f"{k}: {v:.1%}" for k, v in sorted(acc.items())))
+    if s["heldout_pass1_sft"] is not None:
+        print(f"held-out pass@1 ({s['eval_protocol']}): SFT {s['heldout_pass1_sft']:.1%}", end="")
+        if s["heldout_pass1_rl"] is not None:
+            print(f" -> RL ({s['method']}, {s['steps']} steps) {s['heldout_pass1_rl']:.1%} "
+                  f"({100 * s['heldout_pass1_gain']:+.1f} points)", end="")  # fmt: skip
+        print()
+    print(f"total wall time {s['wall_s']:.0f} s")

@@ -14,11 +14,13 @@ in the same schemas as the real builders (``data_prep.schemas``):
 
 A problem is ``"47+38="`` (both operands have exactly ``digits`` digits). A worked answer is the column
 addition right to left, one ``da+db[+1]=s`` step per column (``+1`` is the carry), then ``\\boxed{sum}``:
-``"7+8=15 4+3+1=8 \\boxed{85}"``. A fraction ``--direct-fraction`` of the SFT answers is the bare
-``\\boxed{85}`` instead: a small model imitates both styles, and answering directly is much less
-accurate for it than working the columns, so RL has a decision to learn from the verifier's reward
-alone (show the work), the way reasoning RL rewards longer chains of thought. The held-out problems are operand pairs that never occur in the
-training split. Everything is a function of the settings (same seed, same bytes); ``data_source`` is
+``"7+8=15 4+3+1=8 \\boxed{85}"``. A fraction ``--unboxed-fraction`` of the SFT answers ends in
+``"answer 85"`` instead: same working, but no ``\\boxed{}``, which the strict extraction of our math
+verifier scores as no answer. A model imitates both endings; RL has to discover from the verifier's
+reward alone that the boxed one pays (learning the grader's answer format is the first thing RL on a
+base model learns, and the cheapest to learn; the arithmetic itself improves more slowly).
+
+The held-out problems are operand pairs that never occur in the training split. Everything is a function of the settings (same seed, same bytes); ``data_source`` is
 ``math``, which the reward router sends to the math verifier.
 """
 
@@ -54,7 +56,7 @@ class SyntheticConfig:
     heldout: int = 200
     seed: int = 0
     code_check: int = 0
-    direct_fraction: float = 0.5
+    unboxed_fraction: float = 0.5
     overwrite: bool = False
 
     def validate(self) -> None:
@@ -62,8 +64,8 @@ class SyntheticConfig:
             raise DataPrepError(f"--digits must be in 1..6 (got {self.digits})")
         if self.train < 1 or self.heldout < 1:
             raise DataPrepError(f"--train and --heldout must be >= 1 (got {self.train}, {self.heldout})")
-        if not 0.0 <= self.direct_fraction <= 1.0:
-            raise DataPrepError(f"--direct-fraction must be in [0, 1] (got {self.direct_fraction})")
+        if not 0.0 <= self.unboxed_fraction <= 1.0:
+            raise DataPrepError(f"--unboxed-fraction must be in [0, 1] (got {self.unboxed_fraction})")
         if not 0 <= self.code_check <= len(CODE_TASKS):
             raise DataPrepError(f"--code-check must be in 0..{len(CODE_TASKS)} (got {self.code_check})")
         pairs = (9 * 10 ** (self.digits - 1)) ** 2
@@ -76,8 +78,8 @@ class SyntheticConfig:
             raise DataPrepError(f"the reward router does not know {DATA_SOURCE!r} / {CODE_DATA_SOURCE!r}")
 
 
-def worked_solution(a: int, b: int) -> str:
-    """Column addition right to left, then the boxed sum (operands of equal digit count)."""
+def worked_solution(a: int, b: int, boxed: bool = True) -> str:
+    """Column addition right to left, then the sum, boxed or not (operands of equal digit count)."""
     da, db = str(a), str(b)
     if len(da) != len(db):
         raise ValueError(f"operands {a} and {b} differ in digit count")
@@ -86,7 +88,7 @@ def worked_solution(a: int, b: int) -> str:
         total = int(x) + int(y) + carry
         steps.append(f"{x}+{y}{'+1' if carry else ''}={total}")
         carry = total // 10
-    return " ".join(steps) + f" \\boxed{{{a + b}}}"
+    return " ".join(steps) + (f" \\boxed{{{a + b}}}" if boxed else f" answer {a + b}")
 
 
 def sample_pairs(cfg: SyntheticConfig) -> tuple[list[tuple[int, int]], list[tuple[int, int]]]:
@@ -113,11 +115,11 @@ def _rl_row(a: int, b: int, split: str, index: int) -> dict:
     }
 
 
-def _sft_row(a: int, b: int, direct: bool = False) -> dict:
+def _sft_row(a: int, b: int, boxed: bool = True) -> dict:
     return {
         "messages": [
             {"role": "user", "content": f"{a}+{b}="},
-            {"role": "assistant", "content": f"\\boxed{{{a + b}}}" if direct else worked_solution(a, b)},
+            {"role": "assistant", "content": worked_solution(a, b, boxed)},
         ],
         "source": SOURCE_NAME,
         "id": f"{a}+{b}",
@@ -172,8 +174,10 @@ def build_synthetic(cfg: SyntheticConfig) -> dict:
         )
     train, heldout = sample_pairs(cfg)
     rows: dict[str, list[dict]] = {
-        # the first round(direct_fraction * train) problems (a random subset: pairs are in random order)
-        "sft_train": [_sft_row(a, b, i < round(cfg.direct_fraction * len(train))) for i, (a, b) in enumerate(train)],
+        # unboxed: the first round(unboxed_fraction * train) problems (a random subset: pairs are shuffled)
+        "sft_train": [
+            _sft_row(a, b, boxed=i >= round(cfg.unboxed_fraction * len(train))) for i, (a, b) in enumerate(train)
+        ],
         "sft_heldout": [_sft_row(a, b) for a, b in heldout],
         "rl_train": [_rl_row(a, b, "train", i) for i, (a, b) in enumerate(train)],
         "rl_heldout": [_rl_row(a, b, "test", i) for i, (a, b) in enumerate(heldout)],

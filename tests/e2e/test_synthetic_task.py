@@ -26,6 +26,7 @@ def test_worked_solution_hand_examples():
     assert worked_solution(99, 99) == "9+9=18 9+9+1=19 \\boxed{198}"
     assert worked_solution(10, 20) == "0+0=0 1+2=3 \\boxed{30}"
     assert worked_solution(505, 495) == "5+5=10 0+9+1=10 5+4+1=10 \\boxed{1000}"
+    assert worked_solution(47, 38, boxed=False) == "7+8=15 4+3+1=8 answer 85"
 
 
 def test_schemas_and_row_counts(built):
@@ -63,6 +64,16 @@ def test_golds_are_the_sums_and_the_verifier_agrees(built):
         assert compute_score(row["data_source"], sft[prompt], gold, **kwargs)["acc"] == 1.0
         wrong = sft[prompt].replace(f"\\boxed{{{gold}}}", f"\\boxed{{{int(gold) + 1}}}")
         assert compute_score(row["data_source"], wrong, gold, **kwargs)["acc"] == 0.0
+
+
+def test_unboxed_share_and_the_verifier_scores_unboxed_answers_as_no_answer(built):
+    out, _ = built
+    answers = [r["messages"][1]["content"] for r in pq.read_table(out / "sft_train.parquet").to_pylist()]
+    sums = [a for a in answers if not a.startswith("```")]
+    unboxed = [a for a in sums if "\\boxed" not in a]
+    assert len(unboxed) == 150 and all(" answer " in a for a in unboxed)  # default fraction 0.5 of 300
+    result = compute_score("math", unboxed[0], unboxed[0].split()[-1], profile="g2rl", think_mode="none", math_pool_size=1)
+    assert result["acc"] == 0.0 and result["score"] == -1.0
 
 
 def test_code_items_are_valid_specs(built):
