@@ -294,8 +294,10 @@ class LocalBackend(SubprocessRunnerBackend):
             kwargs["preexec_fn"] = lease.cgroup.join_self  # bwrap and all it starts are counted there
         return argv, kwargs
 
-    def _acquire(self, limits: Limits) -> Any:
-        uid_lease = UidLease(self.uid_base, self.uid_count) if self.privileged else None
+    def _acquire(self, limits: Limits, *, with_uid: bool = True) -> Any:
+        """uid (privileged one-program sandboxes; a reused sandbox leases one per program instead),
+        seccomp pipe and cgroup of one sandbox."""
+        uid_lease = UidLease(self.uid_base, self.uid_count) if self.privileged and with_uid else None
         lease = _Lease(uid_lease, _seccomp_fd() if seccomp.supported() else None)
         if self.cgroups is not None:
             try:
@@ -354,7 +356,7 @@ class LocalBackend(SubprocessRunnerBackend):
             uid.release()  # after the reset or the sandbox's death: no process of it is left
 
     def _start_pooled(self, key: tuple, limits: Limits) -> _PooledSandbox:
-        lease = self._acquire(limits)
+        lease = self._acquire(limits, with_uid=False)
         try:
             argv = self._bwrap_args(limits, lease.seccomp_fd) + [RUNNER_MOUNT, "--serve-many"]
             proc = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL,
