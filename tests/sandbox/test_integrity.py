@@ -323,3 +323,25 @@ def test_runner_reports_cleanup_in_every_record(local_backend):
     assert session.judge_outcome(outcome, TestSpec.from_dict({"inputs": ["a"], "outputs": ["a"]}),
                                  Limits(cpu_s=1), "lines")[0].verdict == AC
     json.dumps(outcome.results[0].header)
+
+
+def test_a_reused_sandbox_serves_the_next_program_clean(local_backend, sb, host):
+    """Sequentially, so the correct program runs in the very sandbox each hostile one just used."""
+    if not getattr(local_backend, "reuse", False):
+        pytest.skip("sandboxes are reused only in the privileged (root) mode")
+    limits = Limits(cpu_s=3, wall_s=6, memory_mb=384)
+    correct, spec = CORRECT[0]
+
+    async def run():
+        out = []
+        for hostile in HOSTILE:
+            await evaluate_async(hostile, sb.stdio([""]), limits=limits, backend=local_backend)
+            before = set(local_backend.idle_sandbox_pids())
+            r = await evaluate_async(correct, spec, limits=limits, backend=local_backend)
+            out.append((verdicts(r), bool(before & set(local_backend.idle_sandbox_pids()))))
+        return out
+
+    results = asyncio.run(run())
+    assert all(v == [AC, AC] for v, _ in results), results
+    assert any(reused for _, reused in results), results  # at least some hostile sandboxes were clean enough to reuse
+    assert not host.problems()
