@@ -179,7 +179,8 @@ def container_config(options: DockerOptions, limits: Limits) -> dict:
 def program_init_params(limits: Limits, child_uid: int) -> dict:
     """The JSON argument of sandbox/docker/program_init.py for one program."""
     split = candidate_memory_split(limits)
-    return {"uid": child_uid, "nr_inodes": TMPFS_INODES, "tmpfs_mb": split["tmpfs_mb"],
+    return {"uid": child_uid, "nr_inodes": TMPFS_INODES, "clean_shmem_bytes": CLEAN_SHMEM_BYTES,
+            "tmpfs_mb": split["tmpfs_mb"],
             "shm_mb": split["shm_mb"], "ipc_sysctls": ipc_sysctls(split["sysv_mb"]),
             "runner_caps": list(RUNNER_CAPS),
             "runner_args": ["--child-uid", str(child_uid), "--child-gid", str(child_uid)]}

@@ -98,6 +98,17 @@ def memory():
     return {"shmem": None, "anon": None, "oom_kill": None}
 
 
+def settled_memory(p, timeout=0.5):
+    """memory() once the dead namespaces' pages are uncharged (the kernel frees an IPC namespace and its
+    segments asynchronously)."""
+    deadline = time.monotonic() + timeout
+    m = memory()
+    while (m["shmem"] or 0) > p["clean_shmem_bytes"] and time.monotonic() < deadline:
+        time.sleep(0.01)
+        m = memory()
+    return m
+
+
 def kill_others():
     left = other_processes()
     if left:
@@ -210,7 +221,7 @@ def main():
         left = kill_others()
         send(HELLO, {"left": left, "survivors": len(other_processes()), **memory()})
         status = run_program(p, runner_src, bpf)
-        send(END, {"runner_status": status, "left": len(other_processes()), **memory()})
+        send(END, {"runner_status": status, "left": len(other_processes()), **settled_memory(p)})
 
 
 main()
