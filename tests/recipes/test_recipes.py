@@ -92,7 +92,8 @@ def assert_values(cfg: DictConfig, expected: dict[str, object]) -> None:
 
 # ------------------------------------------------------------------------------------------ spec tables
 
-# gppo.md §12.1 (paper) and §12.2 (reference launch scripts), math RL column.
+# Klear-Reasoner math RL: the paper and its reference launch scripts
+# (recipes/README.md, "Paper-to-config index").
 KLEAR_MATH = {
     "algorithm.adv_estimator": "grpo",
     "algorithm.norm_adv_by_std_in_grpo": True,
@@ -145,7 +146,8 @@ KLEAR_MATH = {
     "trainer.n_gpus_per_node": 8,
     "actor_rollout_ref.model.path": "Kwai-Klear/Klear-Reasoner-8B-SFT",
 }
-# gppo.md §12.2: the code script differs only in mini-batch 32 and LR 5e-7; soft code reward (Fig. 3).
+# Klear code RL: the reference code script differs only in mini-batch 32 and LR 5e-7; soft code
+# reward (Fig. 3).
 KLEAR_CODE = {
     **KLEAR_MATH,
     f"{A}.ppo_mini_batch_size": 32,
@@ -153,7 +155,7 @@ KLEAR_CODE = {
     f"{RK}.code_reward": "soft",
     "actor_rollout_ref.model.path": "/ckpt/math_rl/hf",
 }
-# gppo.md §12.3 (CE-GPPO scripts, 1.5B / 7B).
+# CE-GPPO launch scripts, 1.5B / 7B (recipes/README.md, "Paper-to-config index").
 CE_GPPO_1P5B = {
     **KLEAR_MATH,
     f"{A}.policy_loss.loss_mode": "ce_gppo",
@@ -176,7 +178,7 @@ CE_GPPO_7B = {
     f"{A}.policy_loss.gppo_beta1": 0.75,
     "actor_rollout_ref.model.path": "deepseek-ai/DeepSeek-R1-Distill-Qwen-7B",
 }
-# data-eval.md §4.1 (paper): max LR 8e-5, cosine to a minimum of 4e-5, 4 epochs, 32K.
+# Klear SFT (paper): max LR 8e-5, cosine to a minimum of 4e-5, 4 epochs, 32K.
 KLEAR_SFT = {
     "optim.lr": 8e-5,
     "optim.lr_scheduler_type": "cosine",
@@ -186,7 +188,8 @@ KLEAR_SFT = {
     "data.messages_key": "messages",
     "model.path": "Qwen/Qwen3-8B-Base",
 }
-# g2rl.md §5 (training configuration), shared by G2RL and both baselines (§6).
+# G2RL's training configuration, shared by G2RL and both baselines
+# (recipes/README.md, "Paper-to-config index").
 G2RL_COMMON = {
     "data.train_batch_size": 16,
     "data.max_prompt_length": 1024,
@@ -220,7 +223,7 @@ G2RL_COMMON = {
     "trainer.n_gpus_per_node": 8,
 }
 G2RL_SIZES = {"qwen3_1p7b": ("Qwen/Qwen3-1.7B-Base", 8192), "qwen3_4b": ("Qwen/Qwen3-4B-Base", 12288)}
-# g2rl.md §6: the baselines change only the estimator (GRPO) and the entropy coefficient (0.001).
+# G2RL's baselines change only the estimator (GRPO) and the entropy coefficient (0.001).
 G2RL_METHODS = {
     "g2rl": {"algorithm.adv_estimator": "g2rl", f"{A}.entropy_coeff": 0.0},
     "grpo": {"algorithm.adv_estimator": "grpo", f"{A}.entropy_coeff": 0.0},
@@ -333,7 +336,7 @@ def test_ray_launcher_submits_with_runtime_env():
 
 
 def test_eval_scripts_use_the_spec_protocols(tmp_path):
-    # data-eval.md §10.1: Klear avg@64, T 0.6, top_p 0.95, top_k 20, repetition penalty 1.05, 32K tokens
+    # Klear evaluation: avg@64, T 0.6, top_p 0.95, top_k 20, repetition penalty 1.05, 32K tokens
     klear = _dry_eval("klear_reasoner/eval.sh", MODEL_PATH="/m", OUT_DIR=str(tmp_path))
     aime = next(c for c in klear if "--benchmark aime24" in c)
     for flag in (
@@ -351,7 +354,7 @@ def test_eval_scripts_use_the_spec_protocols(tmp_path):
         c for c in _dry_eval("klear_reasoner/eval.sh", MODEL_PATH="/m", BUDGET="64k") if "aime25" in c
     )
     assert "--max-tokens 65536" in yarn and "--max-model-len 81920" in yarn and "2.5" in yarn
-    # g2rl.md §7: n 32, T 0.8, top_p 0.95, max tokens = training length, maj@16, SimpleRL prompt
+    # G2RL evaluation: n 32, T 0.8, top_p 0.95, max tokens = training length, maj@16, SimpleRL prompt
     g2rl = _dry_eval("g2rl/eval.sh", MODEL_PATH="/m", SIZE="qwen3_4b")
     math500 = next(c for c in g2rl if "--benchmark math500" in c)
     for flag in ("--n 32", "--temperature 0.8", "--top-p 0.95", "--max-tokens 12288", "--simplerl-prompt"):
