@@ -20,7 +20,7 @@ RUNNER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.p
 RUNNER_STDERR_KEEP = 8192
 
 # The whole environment of the sandbox (plus HOME, and PWD which bwrap always sets to the working
-# directory); docs/sandbox.md, "Environment".
+# directory); docs/sandbox.md, "Fidelity: what a program sees".
 SANDBOX_ENV = {
     "PATH": "/usr/local/bin:/usr/bin:/bin",
     "LANG": "C.UTF-8",

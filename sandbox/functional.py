@@ -14,7 +14,7 @@ Every ``assert`` in a test snippet becomes a call of the runner's recorder (sand
 
 Asserts at the top level of the snippet must each report at least once. A program that knows the runner's
 protocol can still forge the records of non-literal asserts and the completion line (see docs/sandbox.md,
-"What is not covered").
+"Threat model").
 
 The names a snippet or program uses without defining them (``ListNode``, ``deepcopy``, ``Counter``,
 ``isqrt``, ...) are bound from HELPER_NAMES before the program runs, as LeetCode-style harnesses (Klear's

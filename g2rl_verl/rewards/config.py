@@ -48,7 +48,8 @@ class RewardConfig:
     # Both policies emit the profile's wrong value as `score` with `valid = 0` (verl never sees NaN) and
     # share the failure-rate guard (infra.py). `mask` additionally asks the TRAINER to zero the loss mask
     # of valid == 0 samples and leave them out of group statistics; the reward function cannot do that
-    # itself, so `mask` only has an effect with a trainer that reads it (docs/rewards.md, "Infrastructure failures").
+    # itself, so `mask` only has an effect with a trainer that reads it (docs/verl-integration.md,
+    # "Infrastructure failures on the training side").
     infra_failure: str = "wrong"
     max_infra_failure_rate: float = 0.05
     infra_failure_window: int = 256  # most recent results the rate is computed over

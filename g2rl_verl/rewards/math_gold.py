@@ -12,7 +12,7 @@ A gold is usable when
 verifier compares against (the same parse, so data_prep and the reward can never disagree). The reward
 turns a defect into `kind=error` with detail `bad_gold: <reason>` (`valid = 0`): a bad gold is the
 dataset's failure, never the candidate's, so it is never scored as a valid wrong (docs/rewards.md,
-"Infrastructure failures").
+"Infrastructure failures: who caused it").
 
 Integer golds (`^[+-]?\\d+$`) are usable without math-verify (the reward's integer fast path).
 """
