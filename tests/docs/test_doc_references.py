@@ -18,7 +18,9 @@ import pytest
 REPO = Path(__file__).resolve().parents[2]
 TEXT_SUFFIXES = {".py", ".md", ".yaml", ".yml", ".sh", ".toml", ".sbatch", ".txt", ".cfg", ".ini", ".json"}
 
-_PAGE = re.compile(r"(?P<link>\]\()?(?<![\w/.-])(?P<path>(?:\.\./)*(?:[\w-]+/)*[\w.-]+\.md)(?:#(?P<anchor>[\w-]+))?")
+_PAGE = re.compile(
+    r"(?P<link>\]\()?(?<![\w/.-])(?P<path>(?:\.\./)*(?:[\w-]+/)*[\w.-]+\.md)(?:#(?P<anchor>[\w-]+))?"
+)
 # one or more quoted section names right after the page: `, "A"`, `: "A" and "B"`, `, section 'A'`
 _SECTIONS = re.compile(
     r"""\A(?:[,:][ \t]*(?:\n[ \t#*/]*)?(?:sections?[ \t]+)?|[ \t]+sections?[ \t]+)"""
@@ -27,13 +29,18 @@ _SECTIONS = re.compile(
 )
 _QUOTED = re.compile(r"""(["'])([^"'\n]+)\1""")
 # The outside design folder: its file names with a section sign, the folder itself, any section sign.
-_OUTSIDE = re.compile("(?:gppo|g2rl|rewards|sandbox|data-eval|verl-0\\.9)\\.md ?\u00a7|shared/" + "spec|\u00a7")
+_OUTSIDE = re.compile(
+    "(?:gppo|g2rl|rewards|sandbox|data-eval|verl-0\\.9)\\.md ?\u00a7|shared/" + "spec|\u00a7"
+)
 
 
 def repo_files() -> list[Path]:
     out = subprocess.run(
         ["git", "ls-files", "--cached", "--others", "--exclude-standard"],
-        cwd=REPO, capture_output=True, text=True, check=True,
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split("\n")
     files = []
     for rel in out:
