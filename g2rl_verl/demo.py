@@ -317,7 +317,7 @@ def run_phase(name: str, cmd: list[str], workdir: Path, timeout_s: float, echo: 
                 assert proc.stdout is not None
                 for line in proc.stdout:
                     log.write(line)
-                    if echo and any(key in line for key in _SHOW):
+                    if echo and any(key in line for key in _SHOW) and "Warning" not in line:
                         print(f"[{name}] {line.rstrip()[-160:]}", flush=True)
                     if time.monotonic() - start > timeout_s:
                         raise TimeoutError(f"demo stage {name} exceeded {timeout_s:.0f} s (log: {log_file})")
@@ -420,6 +420,11 @@ def run_pipeline(
     ``sft``: (HF directory, its held-out pass@1) to start RL from instead of training and evaluating an
     SFT model (the benchmark trains one SFT model per seed and reuses it for the three methods).
     """
+    if not RECIPE_DIR.is_dir():
+        raise FileNotFoundError(
+            f"the demo reads its settings from {RECIPE_DIR}, which exists only in a checkout of the repository; "
+            "install from the checkout (pip install -e .) and run the demo from there"
+        )
     workdir = Path(workdir).resolve()
     t0 = time.monotonic()
     assets = build_assets(workdir, settings)
