@@ -82,6 +82,21 @@ def run(args: argparse.Namespace) -> dict:
     return {"runs": runs, "wall_s": time.monotonic() - t0}
 
 
+def collect(args: argparse.Namespace) -> dict:
+    """The finished runs under --out (an interrupted or still running benchmark), without running anything."""
+    runs: dict[str, dict[int, dict]] = {m: {} for m in args.methods}
+    for method in args.methods:
+        for seed in args.seeds:
+            summary = args.out / f"{method}_seed{seed}" / "summary.json"
+            if summary.exists():
+                runs[method][seed] = json.loads(summary.read_text())
+    runs = {m: by for m, by in runs.items() if by}
+    if not runs:
+        raise SystemExit(f"no finished runs under {args.out}")
+    walls = [r["wall_s"] for by in runs.values() for r in by.values()]
+    return {"runs": runs, "wall_s": sum(walls)}
+
+
 def _save(result, run_dir: Path) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     (run_dir / "summary.json").write_text(json.dumps(result.summary(), indent=1, default=str))
@@ -157,9 +172,10 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sft-steps", type=int, default=DemoSettings.sft_steps)
     p.add_argument("--rl-steps", type=int, default=DemoSettings.rl_steps)
     p.add_argument("--test-freq", type=int, default=DemoSettings.test_freq)
+    p.add_argument("--report-only", action="store_true", help="only tabulate the runs already finished under --out")
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
-    done = run(args)
+    done = collect(args) if args.report_only else run(args)
     table = aggregate(done["runs"])
     any_summary = next(iter(next(iter(done["runs"].values())).values()))
     meta = {
