@@ -1,5 +1,6 @@
-"""Think-tag handling: which part of a response is the final answer (docs/rewards.md, "Think
-handling").
+"""Think-tag handling: which part of a response is the final answer.
+
+See docs/rewards.md, "Think handling".
 
 The answer is always cut at the LAST `</think>` when one is present: math-verify has no think awareness,
 so a `\\boxed{3}` inside the reasoning would otherwise be rewarded.
