@@ -53,7 +53,7 @@ def build_parser() -> argparse.ArgumentParser:
         "trainer, then with `python -m g2rl_verl.main` (GRPO, GPPO or G2RL; checkpoint + resume) on CPU, "
         "and prints its held-out pass@1 before and after RL. Settings: recipes/demo/config.",
     )
-    demo.add_argument("--method", choices=("grpo", "gppo", "g2rl"), default=None, help="RL method (default g2rl)")
+    demo.add_argument("--method", choices=("grpo", "gppo", "g2rl"), default=None, help="RL method (default gppo)")
     demo.add_argument("--out", help="write summary.json (pass@1 before/after, steps, method, curves) here")
     demo.add_argument("--workdir", help="keep model, data, logs and checkpoints here (default: a temp dir)")
     demo.add_argument("--seed", type=int, default=None, help="data, model and SFT seed (default 0)")
