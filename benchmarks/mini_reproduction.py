@@ -53,7 +53,11 @@ def _fmt(stat: tuple[float, float, float]) -> str:
 def run(args: argparse.Namespace) -> dict:
     out = args.out.resolve()
     base = DemoSettings(
-        sft_steps=args.sft_steps, rl_steps=args.rl_steps, resume_steps=0, test_freq=args.test_freq, data_seed=args.data_seed
+        sft_steps=args.sft_steps,
+        rl_steps=args.rl_steps,
+        resume_steps=0,
+        test_freq=args.test_freq,
+        data_seed=args.data_seed,
     )
     runs: dict[str, dict[int, dict]] = {m: {} for m in args.methods}
     t0 = time.monotonic()
@@ -67,7 +71,11 @@ def run(args: argparse.Namespace) -> dict:
         if first.heldout_pass1_sft is None:
             raise SystemExit(f"SFT failed: {first.problems}")
         sft_model = first.workdir / "sft_checkpoints" / f"global_step_{base.sft_steps}" / "huggingface"
-        sft_summary.write_text(json.dumps({"model": str(sft_model), "pass1": first.heldout_pass1_sft, "wall_s": first.phases[0].wall_s}))
+        sft_summary.write_text(
+            json.dumps(
+                {"model": str(sft_model), "pass1": first.heldout_pass1_sft, "wall_s": first.phases[0].wall_s}
+            )
+        )
     sft = json.loads(sft_summary.read_text())
     for seed in args.seeds:
         for method in args.methods:
@@ -130,9 +138,11 @@ def results_markdown(table: dict, meta: dict) -> str:
         )
     lines += [
         "",
-        f"Percent, mean over seeds [95% t-interval]. Held-out pass@1 = {meta['eval_protocol']}. "
-        f"SFT {meta['sft_steps']} steps, RL {meta['rl_steps']} steps per method. Machine: {meta['machine']}; "
-        f"wall time {meta['wall_min']:.0f} min.",
+        (
+            f"Percent, mean over seeds [95% t-interval]. Held-out pass@1 = {meta['eval_protocol']}. "
+            f"SFT {meta['sft_steps']} steps, RL {meta['rl_steps']} steps per method. Machine: {meta['machine']}; "
+            f"wall time {meta['wall_min']:.0f} min."
+        ),
     ]
     return "\n".join(lines) + "\n"
 
@@ -144,7 +154,10 @@ def plot_curves(runs: dict[str, dict[int, dict]], path: Path) -> None:
     import matplotlib.pyplot as plt
 
     fig, axes = plt.subplots(1, 2, figsize=(11, 4))
-    panels = (("heldout_acc", "held-out accuracy (verl validation, 1 sample, T=1)"), ("train_reward", "mean training reward (+-1)"))
+    panels = (
+        ("heldout_acc", "held-out accuracy (verl validation, 1 sample, T=1)"),
+        ("train_reward", "mean training reward (+-1)"),
+    )
     for ax, (key, title) in zip(axes, panels):
         for method, by_seed in runs.items():
             curves = [{int(k): v for k, v in s["curve"][key].items()} for s in by_seed.values()]
@@ -167,12 +180,16 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out", type=Path, required=True)
     p.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2], help="RL seeds (data order, sampling)")
-    p.add_argument("--data-seed", type=int, default=0, help="seed of the data, the model init and the one SFT run")
+    p.add_argument(
+        "--data-seed", type=int, default=0, help="seed of the data, the model init and the one SFT run"
+    )
     p.add_argument("--methods", nargs="+", choices=METHODS, default=list(METHODS))
     p.add_argument("--sft-steps", type=int, default=DemoSettings.sft_steps)
     p.add_argument("--rl-steps", type=int, default=DemoSettings.rl_steps)
     p.add_argument("--test-freq", type=int, default=DemoSettings.test_freq)
-    p.add_argument("--report-only", action="store_true", help="only tabulate the runs already finished under --out")
+    p.add_argument(
+        "--report-only", action="store_true", help="only tabulate the runs already finished under --out"
+    )
     args = p.parse_args(argv)
     args.out.mkdir(parents=True, exist_ok=True)
     done = collect(args) if args.report_only else run(args)
@@ -182,10 +199,12 @@ def main(argv: list[str] | None = None) -> int:
         "eval_protocol": any_summary["eval_protocol"],
         "sft_steps": args.sft_steps,
         "rl_steps": args.rl_steps,
-        "machine": f"{platform.machine()} {platform.processor() or ''} CPU, {_cores()} cores".replace("  ", " "),
+        "machine": f"{platform.machine()} CPU, {_cores()} cores",
         "wall_min": done["wall_s"] / 60,
     }
-    (args.out / "results.json").write_text(json.dumps({"table": table, "meta": meta, "runs": done["runs"]}, indent=1))
+    (args.out / "results.json").write_text(
+        json.dumps({"table": table, "meta": meta, "runs": done["runs"]}, indent=1)
+    )
     (args.out / "results.md").write_text(results_markdown(table, meta))
     plot_curves(done["runs"], args.out / "curves.png")
     print((args.out / "results.md").read_text())

@@ -53,13 +53,17 @@ def build_parser() -> argparse.ArgumentParser:
         "trainer, then with `python -m g2rl_verl.main` (GRPO, GPPO or G2RL; checkpoint + resume) on CPU, "
         "and prints its held-out pass@1 before and after RL. Settings: recipes/demo/config.",
     )
-    demo.add_argument("--method", choices=("grpo", "gppo", "g2rl"), default=None, help="RL method (default gppo)")
+    demo.add_argument(
+        "--method", choices=("grpo", "gppo", "g2rl"), default=None, help="RL method (default gppo)"
+    )
     demo.add_argument("--out", help="write summary.json (pass@1 before/after, steps, method, curves) here")
     demo.add_argument("--workdir", help="keep model, data, logs and checkpoints here (default: a temp dir)")
     demo.add_argument("--seed", type=int, default=None, help="data, model and SFT seed (default 0)")
     demo.add_argument("--sft-steps", type=int, default=None, help="SFT steps (default: DemoSettings)")
     demo.add_argument("--rl-steps", type=int, default=None, help="RL steps before the checkpoint")
-    demo.add_argument("--resume-steps", type=int, default=None, help="RL steps of the resumed run (default 1)")
+    demo.add_argument(
+        "--resume-steps", type=int, default=None, help="RL steps of the resumed run (default 1)"
+    )
     demo.set_defaults(func=_demo)
     return parser
 

@@ -68,7 +68,11 @@ class DemoSettings:
     phase_timeout_s: float = 900.0
     model: TinyModelSpec = field(
         default_factory=lambda: TinyModelSpec(
-            hidden_size=128, intermediate_size=256, num_hidden_layers=2, num_attention_heads=4, num_key_value_heads=2
+            hidden_size=128,
+            intermediate_size=256,
+            num_hidden_layers=2,
+            num_attention_heads=4,
+            num_key_value_heads=2,
         )
     )
 
@@ -383,7 +387,9 @@ def check_outcome(result: PipelineResult) -> list[str]:
         expected = list(range(settings.rl_steps + 1, settings.total_rl_steps + 1))
         if resumed.steps != expected:
             problems.append(f"resumed run logged steps {resumed.steps}, expected {expected}")
-        resume_line = f"Resuming from {result.workdir / 'rl_checkpoints' / f'global_step_{settings.rl_steps}'}"
+        resume_line = (
+            f"Resuming from {result.workdir / 'rl_checkpoints' / f'global_step_{settings.rl_steps}'}"
+        )
         if resume_line not in resumed.log_file.read_text():
             problems.append(f"resumed run did not log '{resume_line}'")
     train = [_data(m) for p in (rl, resumed) if p for m in p.metrics if "actor/grad_norm" in _data(m)]
@@ -457,7 +463,9 @@ def run_pipeline(
         result.heldout_pass1_sft = float(sft[1])
     say(f"held-out pass@1 after SFT: {result.heldout_pass1_sft:.1%}")
     checkpoint_dir = workdir / "rl_checkpoints"
-    stages = [("rl", settings.rl_steps)] + ([("rl_resume", settings.total_rl_steps)] if settings.resume_steps else [])
+    stages = [("rl", settings.rl_steps)] + (
+        [("rl_resume", settings.total_rl_steps)] if settings.resume_steps else []
+    )
     for name, total in stages:
         say(f"RL ({settings.method}) via g2rl_verl.main, steps up to {total} ...")
         phase = run_phase(name, rl_command(sft_model, assets, settings, checkpoint_dir, total), workdir,
@@ -470,7 +478,9 @@ def run_pipeline(
     if not final.is_dir():
         result.problems.append(f"the last RL checkpoint has no HF model at {final}")
         return finish()
-    result.heldout_pass1_rl, result.eval_reports["rl"] = evaluate(final, assets.rl_heldout, settings, workdir / "eval_rl")
+    result.heldout_pass1_rl, result.eval_reports["rl"] = evaluate(
+        final, assets.rl_heldout, settings, workdir / "eval_rl"
+    )
     say(f"held-out pass@1 after RL: {result.heldout_pass1_rl:.1%}")
     return finish()
 
@@ -479,7 +489,7 @@ def _param_count(model_dir: Path) -> str:
     from safetensors import safe_open
 
     with safe_open(model_dir / "model.safetensors", "pt") as f:
-        n = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())
+        n = sum(math.prod(f.get_slice(k).get_shape()) for k in f.keys())  # noqa: SIM118 (safe_open has no __iter__)
     return f"{n / 1e6:.2f}M"
 
 
@@ -487,10 +497,16 @@ def print_summary(result: PipelineResult) -> None:
     s = result.summary()
     print("\n== g2rl-verl demo summary ==")
     for phase in result.phases:
-        print(f"{phase.name}: exit {phase.returncode}, {phase.wall_s:.0f} s" + (f", steps {phase.steps}" if phase.steps else ""))
+        print(
+            f"{phase.name}: exit {phase.returncode}, {phase.wall_s:.0f} s"
+            + (f", steps {phase.steps}" if phase.steps else "")
+        )
     acc = s["curve"]["heldout_acc"]
     if acc:
-        print("verl validation, held-out accuracy by step: " + ", ".join(f"{k}: {v:.1%}" for k, v in sorted(acc.items())))
+        print(
+            "verl validation, held-out accuracy by step: "
+            + ", ".join(f"{k}: {v:.1%}" for k, v in sorted(acc.items()))
+        )
     if s["heldout_pass1_sft"] is not None:
         print(f"held-out pass@1 ({s['eval_protocol']}): SFT {s['heldout_pass1_sft']:.1%}", end="")
         if s["heldout_pass1_rl"] is not None:

@@ -43,8 +43,16 @@ SOURCE_NAME = "synthetic_addition"
 # stdin/stdout tasks whose one-line reference programs are in the SFT set (--code-check)
 CODE_TASKS = (
     ("code: echo the input", "print(input())", {"inputs": ["3\n", "12\n"], "outputs": ["3\n", "12\n"]}),
-    ("code: double the input", "print(2*int(input()))", {"inputs": ["2\n", "7\n"], "outputs": ["4\n", "14\n"]}),
-    ("code: square the input", "print(int(input())**2)", {"inputs": ["3\n", "5\n"], "outputs": ["9\n", "25\n"]}),
+    (
+        "code: double the input",
+        "print(2*int(input()))",
+        {"inputs": ["2\n", "7\n"], "outputs": ["4\n", "14\n"]},
+    ),
+    (
+        "code: square the input",
+        "print(int(input())**2)",
+        {"inputs": ["3\n", "5\n"], "outputs": ["9\n", "25\n"]},
+    ),
 )
 
 
@@ -143,7 +151,12 @@ def _code_rows(n: int) -> tuple[list[dict], list[dict]]:
                 "prompt": [{"role": "user", "content": prompt}],
                 "ability": "code",
                 "reward_model": {"style": "rule", "ground_truth": json.dumps(spec)},
-                "extra_info": {"split": "test", "index": index, "source_id": f"code{index}", "source": "synthetic_code"},
+                "extra_info": {
+                    "split": "test",
+                    "index": index,
+                    "source_id": f"code{index}",
+                    "source": "synthetic_code",
+                },
             }
         )
     return sft, rl
@@ -161,7 +174,9 @@ def _write(path: Path, schema, rows: list[dict]) -> str:
 def build_synthetic(cfg: SyntheticConfig) -> dict:
     """Write the files (atomically, each or none) and return the report; skip when they all exist."""
     cfg.validate()
-    names = ["sft_train", "sft_heldout", "rl_train", "rl_heldout"] + (["code_check"] if cfg.code_check else [])
+    names = ["sft_train", "sft_heldout", "rl_train", "rl_heldout"] + (
+        ["code_check"] if cfg.code_check else []
+    )
     paths = {name: cfg.out_dir / f"{name}.parquet" for name in names}
     report_path = cfg.out_dir / "synthetic.report.json"
     if not cfg.overwrite and report_path.exists() and all(p.exists() for p in paths.values()):
@@ -176,7 +191,8 @@ def build_synthetic(cfg: SyntheticConfig) -> dict:
     rows: dict[str, list[dict]] = {
         # unboxed: the first round(unboxed_fraction * train) problems (a random subset: pairs are shuffled)
         "sft_train": [
-            _sft_row(a, b, boxed=i >= round(cfg.unboxed_fraction * len(train))) for i, (a, b) in enumerate(train)
+            _sft_row(a, b, boxed=i >= round(cfg.unboxed_fraction * len(train)))
+            for i, (a, b) in enumerate(train)
         ],
         "sft_heldout": [_sft_row(a, b) for a, b in heldout],
         "rl_train": [_rl_row(a, b, "train", i) for i, (a, b) in enumerate(train)],

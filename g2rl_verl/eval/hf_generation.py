@@ -30,12 +30,16 @@ from g2rl_verl.eval.generation import Completion, SamplingConfig
 class HFEngine:
     """Batched sampling with a ``transformers`` causal LM loaded from a local directory."""
 
-    def __init__(self, cfg: SamplingConfig, device: str = "cpu", batch_size: int = 64, dtype: str = "float32"):
+    def __init__(
+        self, cfg: SamplingConfig, device: str = "cpu", batch_size: int = 64, dtype: str = "float32"
+    ):
         from transformers import AutoModelForCausalLM, AutoTokenizer
 
         for name in ("rope_scaling", "max_model_len"):
             if getattr(cfg, name) is not None:
-                raise ValueError(f"--backend hf does not support --{name.replace('_', '-')} (a vLLM engine option)")
+                raise ValueError(
+                    f"--backend hf does not support --{name.replace('_', '-')} (a vLLM engine option)"
+                )
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")
         if not Path(cfg.model).is_dir():
@@ -127,7 +131,10 @@ class HFEngine:
         # one uniform per (row, step) from the row's own generator: inverse-CDF sampling below is then
         # batched, yet row r's sample depends only on its seed and its own logits
         uniforms = torch.stack(
-            [torch.rand(budget, generator=torch.Generator().manual_seed(int(s)), dtype=torch.float64) for s in seeds]
+            [
+                torch.rand(budget, generator=torch.Generator().manual_seed(int(s)), dtype=torch.float64)
+                for s in seeds
+            ]
         ).to(self._device)
         positions = (mask.cumsum(-1) - 1).clamp(min=0)
         seen = input_ids
@@ -149,7 +156,9 @@ class HFEngine:
                 token = logits.argmax(-1)
             else:
                 cdf = logits.double().softmax(-1).cumsum(-1)
-                token = (cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(-1).clamp(max=cdf.shape[-1] - 1)
+                token = (
+                    (cdf < uniforms[:, step : step + 1] * cdf[:, -1:]).sum(-1).clamp(max=cdf.shape[-1] - 1)
+                )
             token = torch.where(done, torch.full_like(token, self._pad), token)
             generated = torch.cat([generated, token[:, None]], dim=1)
             seen = torch.cat([seen, token[:, None]], dim=1)

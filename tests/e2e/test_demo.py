@@ -48,7 +48,9 @@ def test_sft_ran_through_verls_trainer_and_changed_the_model(pipeline):
     losses = [r["data"]["train/loss"] for r in sft.metrics if "train/loss" in r["data"]]
     assert len(losses) == SETTINGS.sft_steps and all(math.isfinite(x) for x in losses)
     initial = _weights(pipeline.workdir / "model")
-    trained = _weights(pipeline.workdir / "sft_checkpoints" / f"global_step_{SETTINGS.sft_steps}" / "huggingface")
+    trained = _weights(
+        pipeline.workdir / "sft_checkpoints" / f"global_step_{SETTINGS.sft_steps}" / "huggingface"
+    )
     assert max(float((initial[k] - trained[k]).abs().max()) for k in initial) > 0
 
 
@@ -69,7 +71,9 @@ def test_rl_started_from_the_sft_weights_checkpointed_and_resumed(pipeline):
 def test_g2rl_metrics_are_finite_and_match_the_reward(pipeline):
     for record in _train(pipeline.phase("rl")) + _train(pipeline.phase("rl_resume")):
         assert {"g2rl/base_reward_mean", "g2rl/nu_mean"} <= set(record)
-        assert all(math.isfinite(v) for k, v in record.items() if k.startswith("g2rl/") and isinstance(v, float))
+        assert all(
+            math.isfinite(v) for k, v in record.items() if k.startswith("g2rl/") and isinstance(v, float)
+        )
         # profile g2rl: verl's score = 2*score01 - 1, which is exactly G2RL's base reward r
         assert record["g2rl/base_reward_mean"] == pytest.approx(record["critic/score/mean"], abs=1e-5)
 
@@ -79,7 +83,9 @@ def test_validation_covers_heldout_math_and_sandboxed_code(pipeline):
     assert any(HELDOUT_KEY in m for m in val)
     code = next(m for m in val if "val-aux/taco/score01/mean@1" in m)
     # profile g2rl (hand-derived): score = 2*score01 - 1 sample by sample, so also on the means
-    assert code["val-aux/taco/score/mean@1"] == pytest.approx(2 * code["val-aux/taco/score01/mean@1"] - 1, abs=1e-5)
+    assert code["val-aux/taco/score/mean@1"] == pytest.approx(
+        2 * code["val-aux/taco/score01/mean@1"] - 1, abs=1e-5
+    )
     assert code["val-aux/taco/valid/mean@1"] == 1.0  # no sandbox/verifier infrastructure failure
 
 
@@ -90,7 +96,10 @@ def test_evaluation_graded_the_rl_model_and_summary_is_complete(pipeline):
     report = json.loads((pipeline.workdir / "eval_rl" / "report.json").read_text())
     [bench] = report["benchmarks"]
     assert bench["metrics"]["pass@1"]["value"] == s["heldout_pass1_rl"]
-    assert bench["num_problems"] == SETTINGS.heldout_rows and bench["samples_per_problem"] == SETTINGS.eval_samples
+    assert (
+        bench["num_problems"] == SETTINGS.heldout_rows
+        and bench["samples_per_problem"] == SETTINGS.eval_samples
+    )
     models = report["provenance"]["generation_runs"]["heldout.generations.jsonl"]["sampling"]["model"]
     assert models == str(rl_hf_dir(pipeline.workdir, 3))
     assert s["curve"]["heldout_acc"] and s["curve"]["train_reward"]

@@ -21,7 +21,9 @@ def _msgs(text):
 
 
 def _engine(model_dir, **cfg):
-    return HFEngine(SamplingConfig(model=str(model_dir), **{"max_tokens": 6, "top_p": 1.0, **cfg}), batch_size=8)
+    return HFEngine(
+        SamplingConfig(model=str(model_dir), **{"max_tokens": 6, "top_p": 1.0, **cfg}), batch_size=8
+    )
 
 
 def test_greedy_matches_transformers_generate_despite_left_padding(tiny_model_dir):
@@ -32,8 +34,16 @@ def test_greedy_matches_transformers_generate_despite_left_padding(tiny_model_di
     engine = _engine(tiny_model_dir, temperature=0.0)
     got = engine.generate([(_msgs(p), 0) for p in PROMPTS])  # one padded batch of three lengths
     for prompt, completion in zip(PROMPTS, got):
-        ids = tok.apply_chat_template(list(_msgs(prompt)), add_generation_prompt=True, return_tensors="pt", return_dict=True)
-        out = model.generate(**ids, max_new_tokens=6, do_sample=False, eos_token_id=tok.eos_token_id, pad_token_id=tok.pad_token_id)
+        ids = tok.apply_chat_template(
+            list(_msgs(prompt)), add_generation_prompt=True, return_tensors="pt", return_dict=True
+        )
+        out = model.generate(
+            **ids,
+            max_new_tokens=6,
+            do_sample=False,
+            eos_token_id=tok.eos_token_id,
+            pad_token_id=tok.pad_token_id,
+        )
         new = out[0, ids["input_ids"].shape[1] :].tolist()
         if tok.eos_token_id in new:
             new = new[: new.index(tok.eos_token_id)]
@@ -57,7 +67,9 @@ def test_first_token_frequencies_follow_the_model_softmax(tiny_model_dir):
 
     tok = AutoTokenizer.from_pretrained(tiny_model_dir)
     model = AutoModelForCausalLM.from_pretrained(tiny_model_dir, dtype=torch.float32).eval()
-    ids = tok.apply_chat_template(list(_msgs("7+8=")), add_generation_prompt=True, return_tensors="pt", return_dict=True)
+    ids = tok.apply_chat_template(
+        list(_msgs("7+8=")), add_generation_prompt=True, return_tensors="pt", return_dict=True
+    )
     with torch.no_grad():
         probs = torch.softmax(model(**ids).logits[0, -1].double() / 0.5, -1)  # temperature 0.5
     engine = _engine(tiny_model_dir, temperature=0.5, max_tokens=1)

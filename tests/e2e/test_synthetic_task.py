@@ -55,7 +55,10 @@ def test_heldout_is_disjoint_from_train_and_splits_are_labelled(built):
 
 def test_golds_are_the_sums_and_the_verifier_agrees(built):
     out, _ = built
-    sft = {r["messages"][0]["content"]: r["messages"][1]["content"] for r in pq.read_table(out / "sft_heldout.parquet").to_pylist()}
+    sft = {
+        r["messages"][0]["content"]: r["messages"][1]["content"]
+        for r in pq.read_table(out / "sft_heldout.parquet").to_pylist()
+    }
     for row in pq.read_table(out / "rl_heldout.parquet").to_pylist()[:20]:
         prompt, gold = row["prompt"][0]["content"], row["reward_model"]["ground_truth"]
         a, b = prompt.rstrip("=").split("+")
@@ -72,7 +75,9 @@ def test_unboxed_share_and_the_verifier_scores_unboxed_answers_as_no_answer(buil
     sums = [a for a in answers if not a.startswith("```")]
     unboxed = [a for a in sums if "\\boxed" not in a]
     assert len(unboxed) == 150 and all(" answer " in a for a in unboxed)  # default fraction 0.5 of 300
-    result = compute_score("math", unboxed[0], unboxed[0].split()[-1], profile="g2rl", think_mode="none", math_pool_size=1)
+    result = compute_score(
+        "math", unboxed[0], unboxed[0].split()[-1], profile="g2rl", think_mode="none", math_pool_size=1
+    )
     assert result["acc"] == 0.0 and result["score"] == -1.0
 
 
@@ -100,7 +105,11 @@ def test_existing_output_with_other_settings_is_refused(tmp_path):
 
 @pytest.mark.parametrize(
     "kwargs, message",
-    [({"digits": 0}, "--digits"), ({"train": 0}, "--train"), ({"digits": 1, "train": 80, "heldout": 2}, "exceeds")],
+    [
+        ({"digits": 0}, "--digits"),
+        ({"train": 0}, "--train"),
+        ({"digits": 1, "train": 80, "heldout": 2}, "exceeds"),
+    ],
 )
 def test_bad_settings_name_the_option(tmp_path, kwargs, message):
     with pytest.raises(DataPrepError, match=message):
@@ -110,7 +119,19 @@ def test_bad_settings_name_the_option(tmp_path, kwargs, message):
 
 def test_cli_writes_the_files(tmp_path):
     proc = subprocess.run(
-        [sys.executable, "-m", "data_prep", "synthetic", "--out-dir", str(tmp_path), "--train", "40", "--heldout", "8"],
+        [
+            sys.executable,
+            "-m",
+            "data_prep",
+            "synthetic",
+            "--out-dir",
+            str(tmp_path),
+            "--train",
+            "40",
+            "--heldout",
+            "8",
+        ],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,
@@ -119,6 +140,7 @@ def test_cli_writes_the_files(tmp_path):
     assert json.loads(proc.stdout.strip().splitlines()[-1])["rl_heldout.parquet"] == 8
     bad = subprocess.run(
         [sys.executable, "-m", "data_prep", "synthetic", "--out-dir", str(tmp_path / "x"), "--digits", "9"],
+        check=False,
         capture_output=True,
         text=True,
         timeout=120,

@@ -66,7 +66,10 @@ def test_method_knobs_are_the_papers():
     for cfg, estimator in ((grpo, "grpo"), (g2rl, "g2rl")):
         assert cfg.algorithm.adv_estimator == estimator
         assert cfg.actor_rollout_ref.actor.policy_loss.loss_mode == "vanilla"
-        assert (cfg.actor_rollout_ref.actor.clip_ratio_low, cfg.actor_rollout_ref.actor.clip_ratio_high) == (0.2, 0.2)
+        assert (cfg.actor_rollout_ref.actor.clip_ratio_low, cfg.actor_rollout_ref.actor.clip_ratio_high) == (
+            0.2,
+            0.2,
+        )
         assert cfg.actor_rollout_ref.actor.policy_loss.positive_nll_coef == 0.0
     # G2RL: eq. 12 shaping, reward clip c = 3 [paper]; lambda 0.5 [decision, the paper gives none]
     assert (g2rl.algorithm.g2rl.shaping_mode, g2rl.algorithm.g2rl.reward_clip, g2rl.algorithm.g2rl.shaping_lambda) == (
@@ -75,16 +78,28 @@ def test_method_knobs_are_the_papers():
     # GPPO (Klear): beta1 = beta2 = 1, alpha = 0.1, eps_l 0.2 / eps_h 0.28, dual clip c = 10, GRPO advantages
     a = gppo.actor_rollout_ref.actor
     assert gppo.algorithm.adv_estimator == "grpo" and a.policy_loss.loss_mode == "gppo"
-    assert (a.policy_loss.gppo_beta1, a.policy_loss.gppo_beta2, a.policy_loss.positive_nll_coef) == (1.0, 1.0, 0.1)
+    assert (a.policy_loss.gppo_beta1, a.policy_loss.gppo_beta2, a.policy_loss.positive_nll_coef) == (
+        1.0,
+        1.0,
+        0.1,
+    )
     assert (a.clip_ratio_low, a.clip_ratio_high, a.clip_ratio_c) == (0.2, 0.28, 10.0)
 
 
 def test_methods_differ_only_in_method_knobs():
     configs = {m: flat(rl_config(m)) for m in ("grpo", "gppo", "g2rl")}
-    allowed = METHOD_KEYS | {f"{A}.policy_loss.gppo_beta1", f"{A}.policy_loss.gppo_beta2", f"{A}.clip_ratio_c"}
+    allowed = METHOD_KEYS | {
+        f"{A}.policy_loss.gppo_beta1",
+        f"{A}.policy_loss.gppo_beta2",
+        f"{A}.clip_ratio_c",
+    }
     allowed |= {k for k in configs["g2rl"] if k.startswith("algorithm.g2rl.")}
     for other in ("gppo", "g2rl"):
-        differing = {k for k in configs["grpo"].keys() | configs[other].keys() if configs["grpo"].get(k) != configs[other].get(k)}
+        differing = {
+            k
+            for k in configs["grpo"].keys() | configs[other].keys()
+            if configs["grpo"].get(k) != configs[other].get(k)
+        }
         assert differing <= allowed, sorted(differing - allowed)
     # the shared knobs the comparison holds equal, stated once
     cfg = configs["grpo"]
@@ -95,7 +110,9 @@ def test_methods_differ_only_in_method_knobs():
 def test_demo_sft_composes_with_verls_sft_trainer_config():
     import verl.trainer
 
-    with initialize_config_dir(config_dir=str(Path(verl.trainer.__file__).parent / "config"), version_base=None):
+    with initialize_config_dir(
+        config_dir=str(Path(verl.trainer.__file__).parent / "config"), version_base=None
+    ):
         cfg = compose(
             config_name="sft_trainer_engine",
             overrides=[f"hydra.searchpath=[file://{RECIPE_DIR}]", "+recipe=demo_sft", "model.path=/m"],
@@ -114,11 +131,16 @@ def test_the_demo_adds_only_paths_seeds_and_budgets():
                "trainer.total_training_steps", "trainer.test_freq", "trainer.save_freq",
                "trainer.default_local_dir", "trainer.experiment_name", "demo_method", "+recipe",
                "model.path", "trainer.seed"}  # fmt: skip
-    for cmd in (rl_command(Path("/sft"), assets, settings, Path("/ckpt"), 8), sft_command(assets, settings, Path("/o"))):
+    for cmd in (
+        rl_command(Path("/sft"), assets, settings, Path("/ckpt"), 8),
+        sft_command(assets, settings, Path("/o")),
+    ):
         keys = {arg.split("=", 1)[0] for arg in cmd if "=" in arg and not arg.startswith("--")}
         assert keys <= allowed, sorted(keys - allowed)
     rl = rl_command(Path("/sft"), assets, settings, Path("/ckpt"), 8)
     assert "demo_method=gppo" in rl and "trainer.total_training_steps=8" in rl and "data.seed=3" in rl
     # and the composed run equals the recipe plus those values
-    cfg = rl_config("gppo", tuple(a for a in rl if "=" in a and not a.startswith(("--", "+recipe", "demo_method"))))
+    cfg = rl_config(
+        "gppo", tuple(a for a in rl if "=" in a and not a.startswith(("--", "+recipe", "demo_method")))
+    )
     assert cfg.trainer.total_training_steps == 8 and cfg.actor_rollout_ref.actor.optim.lr == 2.0e-4
