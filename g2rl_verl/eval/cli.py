@@ -16,7 +16,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from g2rl_verl.eval.datasets import SIMPLERL_SYSTEM_PROMPT, load_problems, with_system_prompt
+from g2rl_verl.eval.datasets import ROW_PARSERS, SIMPLERL_SYSTEM_PROMPT, load_problems, with_system_prompt
 from g2rl_verl.eval.paper_results import check_paper_models
 from g2rl_verl.eval.records import file_sha256, read_generations, write_records
 from g2rl_verl.eval.report import write_report
@@ -58,7 +58,7 @@ def build_parser() -> argparse.ArgumentParser:
     g.add_argument(
         "--benchmark",
         required=True,
-        help="benchmark key: aime24, aime25, hmmt_feb2025, amc23, math500, or any name with --format rl",
+        help=f"benchmark key: {', '.join(ROW_PARSERS)}, or any name with --format rl",
     )
     g.add_argument("--data", required=True, type=Path, help="benchmark file")
     g.add_argument("--format", default="auto", choices=("auto", "rl"))
