@@ -43,6 +43,7 @@ METHODS = ("grpo", "gppo", "g2rl")
 # the recipe files; located from the repository checkout (recipes/ is not part of the wheel)
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "config"
 HELDOUT_KEY = "val-core/math/acc/mean@1"  # verl's held-out accuracy (data_source "math", one sample)
+RUN_MARKER_VAR = "G2RL_DEMO_RUN"  # exported to every process of one run, to find its leftovers
 # reward settings the offline evaluation grades with: the same as demo_rl.yaml's reward_kwargs
 EVAL_REWARD_KWARGS = {"profile": "g2rl", "think_mode": "none", "extraction": "strict"}
 
@@ -257,7 +258,7 @@ def run_environment(run_marker: str, metrics_file: Path, scratch_dir: Path) -> d
         VERL_USE_EXTERNAL_MODULES=",".join([*extra, "g2rl_verl.plugin"]),
         VERL_FILE_LOGGER_PATH=str(metrics_file),
         RAY_DEDUP_LOGS="1",
-        G2RL_DEMO_RUN=run_marker,  # inherited by every process of the run: lets us find leftovers
+        **{RUN_MARKER_VAR: run_marker},  # inherited by every process of the run: lets us find leftovers
         # verl leaves lock files in the temp dir (verl/utils/fs.py:293); give the run its own, deleted
         # afterwards. Ray keeps the usual location (its socket paths must stay short).
         TMPDIR=str(scratch_dir),
@@ -272,17 +273,9 @@ _SHOW = ("Training Progress", "Final validation", "Error", "Traceback", "error:"
 
 
 def _processes_with_marker(marker: str) -> list[int]:
-    needle = f"G2RL_DEMO_RUN={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            if needle in (entry / "environ").read_bytes().split(b"\0"):
-                found.append(int(entry.name))
-        except OSError:  # exited or not ours
-            continue
-    return found
+    from g2rl_verl.cpu.environment import pids_with_env
+
+    return pids_with_env(RUN_MARKER_VAR, marker)
 
 
 def _wait_for_exit(marker: str, grace_s: float) -> list[int]:

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 
 def cpu_run_environment(num_fake_gpus: int = 1) -> dict[str, str]:
     """Set these before ``ray.init`` (a local Ray cluster's workers inherit them).
@@ -24,3 +27,22 @@ def cpu_run_environment(num_fake_gpus: int = 1) -> dict[str, str]:
         "VERL_ENGINE_DEVICE": "cuda",
         "CUDA_VISIBLE_DEVICES": ",".join(str(i) for i in range(num_fake_gpus)),
     }
+
+
+def pids_with_env(name: str, value: str) -> list[int]:
+    """Pids of live processes (other than this one) whose environment has ``name=value``.
+
+    A run exports a unique marker to every process it starts (Ray workers inherit it), so this finds its
+    leftovers without touching other sessions' processes.
+    """
+    needle = f"{name}={value}".encode()
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            if needle in (entry / "environ").read_bytes().split(b"\0"):
+                found.append(int(entry.name))
+        except OSError:  # exited, or not readable: not ours
+            continue
+    return found

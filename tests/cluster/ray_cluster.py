@@ -25,6 +25,8 @@ import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from g2rl_verl.cpu.environment import pids_with_env
+
 MARKER_VAR = "G2RL_RAY_TEST_CLUSTER"
 HEAD_PORT_NAMES = ("port", "dashboard-port", "ray-client-server-port")
 NODE_PORT_NAMES = (
@@ -230,17 +232,7 @@ class LocalRayCluster:
     # --------------------------------------------------------------------------------------- shutdown
     def processes(self) -> list[int]:
         """Pids of every live process that carries this cluster's marker (ours, by construction)."""
-        needle = f"{MARKER_VAR}={self.marker}".encode()
-        found = []
-        for entry in Path("/proc").iterdir():
-            if not entry.name.isdigit() or int(entry.name) == os.getpid():
-                continue
-            try:
-                if needle in (entry / "environ").read_bytes().split(b"\0"):
-                    found.append(int(entry.name))
-            except OSError:  # gone, or not readable: not ours
-                continue
-        return found
+        return pids_with_env(MARKER_VAR, self.marker)
 
     def shutdown(self, grace_s: float = 15.0) -> list[int]:
         """End every process of the cluster: SIGTERM all of them, SIGKILL what is left after ``grace_s``.
