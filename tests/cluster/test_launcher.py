@@ -16,7 +16,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -35,20 +34,6 @@ SCRIPTS = {
     "g2rl/train.sh": {},
     "cluster/smoke/train.sh": {"SMOKE_DIR": "/shared/smoke"},
 }
-
-
-@pytest.fixture(scope="module")
-def recording_bin(tmp_path_factory) -> Path:
-    """`python` and `ray` executables that print their argv as JSON instead of running."""
-    d = tmp_path_factory.mktemp("bin")
-    for name in ("python", "ray"):
-        exe = d / name
-        exe.write_text(
-            f"#!/bin/sh\nexec {sys.executable} -c "
-            f'\'import json, sys; print(json.dumps(["{name}"] + sys.argv[1:]))\' "$@"\n'
-        )
-        exe.chmod(0o755)
-    return d
 
 
 def recorded(script: str, recording_bin: Path, **env: str) -> list[str]:

@@ -1,4 +1,4 @@
-"""Recording executables: recipe scripts run with these first on PATH, so tests see what they would launch."""
+"""Shared fixtures. Recording executables: scripts run with these first on PATH, so tests see what they would launch."""
 
 from __future__ import annotations
 
