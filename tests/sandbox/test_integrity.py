@@ -102,8 +102,10 @@ def test_wipe_that_outlasts_its_budget_fails_the_candidate_not_the_infrastructur
     r = sb.run(local_backend, program, {"inputs": [""] * 3, "outputs": ["ok"] * 3}, limits)
     v = verdicts(r)
     assert SE not in v, r.to_dict()
-    if v != [AC, AC, AC]:  # a fast host may wipe within budget; otherwise the later tests are failed
-        assert any("not run" in t.detail for t in r.tests), r.to_dict()
+    # A fast host wipes within budget (AC); a slow or loaded one stops the link loop at the CPU cap (TLE);
+    # a wipe that runs out of budget fails the remaining tests as "not run" (RE). All are the candidate's.
+    assert set(v) <= {AC, TLE, RE}, r.to_dict()
+    assert all("not run" in t.detail for t in r.tests if t.verdict == RE), r.to_dict()
     assert not host.problems()
 
 
