@@ -11,9 +11,11 @@ import asyncio
 import os
 import signal
 import time
+from collections.abc import Callable
 from typing import Any
 
-from sandbox.session import RunnerOutcome, drive_runner, judge_outcome
+from sandbox.fanout import evaluate_tests
+from sandbox.session import RawResult, RunnerOutcome, drive_runner
 from sandbox.types import Limits, ProgramResult, TestSpec
 
 RUNNER_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "runner.py")
@@ -46,20 +48,28 @@ class Backend(abc.ABC):
     one event loop, and must never block it."""
 
     name: str = "abstract"
+    # After a test ends at the wall cap, the program's remaining tests run in up to this many extra
+    # sandboxes at once (sandbox/fanout.py); 0 keeps every program in one sandbox.
+    wall_tle_fanout: int = 8
 
     @property
     @abc.abstractmethod
     def isolation(self) -> str:
         """Human-readable isolation level, included in every result."""
 
-    @abc.abstractmethod
     async def evaluate(self, program: str, spec: TestSpec, limits: Limits, compare: str) -> ProgramResult:
-        ...
+        """Runs and judges every test (backends that run sandbox/runner.py; a remote service overrides)."""
+        t0 = time.monotonic()
+        tests = await evaluate_tests(self, program, spec, limits, compare)
+        return ProgramResult(tests=tests, backend=self.name, isolation=self.isolation,
+                             wall_s=round(time.monotonic() - t0, 6))
 
-    async def run_raw(self, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome:
+    async def run_raw(self, program: str, spec: TestSpec, limits: Limits,
+                      stop: Callable[[RawResult], bool] | None = None) -> RunnerOutcome:
         """The runner's raw per-test records (complete stdout up to the output cap), before judging.
         For callers that need more than TestRecord's head/tail, e.g. the SandboxFusion /run_code API.
-        Backends that do not run sandbox/runner.py (a remote service) cannot offer it."""
+        `stop`: see session.drive_runner. Backends that do not run sandbox/runner.py (a remote service)
+        cannot offer it."""
         raise NotImplementedError(f"backend {self.name!r} does not expose raw runner records")
 
     async def aclose(self) -> None:  # pools and clients release their resources here
@@ -87,26 +97,21 @@ class SubprocessRunnerBackend(Backend):
         """Keyword arguments of drive_runner: workdir, sys_path, nproc, scratch_dirs, private_ipc."""
         raise NotImplementedError
 
-    async def run_raw(self, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome:
+    async def run_raw(self, program: str, spec: TestSpec, limits: Limits,
+                      stop: Callable[[RawResult], bool] | None = None) -> RunnerOutcome:
         try:
             lease = self._acquire(limits)
         except OSError as e:  # the parent's own failure (uid pool, cgroup): SE, never the candidate's
             return RunnerOutcome([None] * spec.n_tests, error=f"cannot prepare the sandbox: {e}")
         try:
-            outcome = await self._run(program, spec, limits, lease)
+            outcome = await self._run(program, spec, limits, lease, stop)
             self._observe(lease, outcome)
             return outcome
         finally:
             self._release(lease)
 
-    async def evaluate(self, program: str, spec: TestSpec, limits: Limits, compare: str) -> ProgramResult:
-        t0 = time.monotonic()
-        outcome = await self.run_raw(program, spec, limits)
-        tests = judge_outcome(outcome, spec, limits, compare)
-        return ProgramResult(tests=tests, backend=self.name, isolation=self.isolation,
-                             wall_s=round(time.monotonic() - t0, 6))
-
-    async def _run(self, program: str, spec: TestSpec, limits: Limits, lease: Any) -> RunnerOutcome:
+    async def _run(self, program: str, spec: TestSpec, limits: Limits, lease: Any,
+                   stop: Callable[[RawResult], bool] | None = None) -> RunnerOutcome:
         argv, popen_kwargs = self._runner_command(limits, lease)
         try:
             proc = await asyncio.create_subprocess_exec(
@@ -117,7 +122,7 @@ class SubprocessRunnerBackend(Backend):
             return RunnerOutcome([None] * spec.n_tests, error=f"cannot start the sandbox: {e}")
         stderr_task = asyncio.ensure_future(_tail(proc.stderr, RUNNER_STDERR_KEEP))
         try:
-            outcome = await drive_runner(proc.stdout, proc.stdin, program, spec, limits,
+            outcome = await drive_runner(proc.stdout, proc.stdin, program, spec, limits, stop=stop,
                                          **self._session_options(lease, limits))
         except BaseException:  # cancelled: the sandbox must not outlive its caller
             _kill(proc)

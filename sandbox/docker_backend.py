@@ -56,8 +56,8 @@ from dataclasses import dataclass
 
 from sandbox import seccomp
 from sandbox.backend import RUNNER_PATH, SANDBOX_ENV, Backend
-from sandbox.session import RunnerOutcome, drive_runner, judge_outcome
-from sandbox.types import IsolationUnavailable, Limits, ProgramResult, TestSpec
+from sandbox.session import RunnerOutcome, drive_runner
+from sandbox.types import IsolationUnavailable, Limits, TestSpec
 
 DEFAULT_IMAGE = "g2rl-verl-sandbox:debootstrap"
 CONTAINER_LABEL = "g2rl-verl.sandbox"
@@ -340,14 +340,7 @@ class DockerBackend(Backend):
     # ------------------------------------------------------------------------------------------
     # one program
 
-    async def evaluate(self, program: str, spec: TestSpec, limits: Limits, compare: str) -> ProgramResult:
-        t0 = time.monotonic()
-        outcome = await self.run_raw(program, spec, limits)
-        tests = judge_outcome(outcome, spec, limits, compare)
-        return ProgramResult(tests=tests, backend=self.name, isolation=self.isolation,
-                             wall_s=round(time.monotonic() - t0, 6))
-
-    async def run_raw(self, program: str, spec: TestSpec, limits: Limits) -> RunnerOutcome:
+    async def run_raw(self, program: str, spec: TestSpec, limits: Limits, stop=None) -> RunnerOutcome:
         """The runner's raw per-test records (full captured output), before judging."""
         async with self._semaphore():
             for _attempt in range(2):
@@ -356,7 +349,7 @@ class DockerBackend(Backend):
                 except Exception as e:  # noqa: BLE001 - the container could not start: infrastructure
                     return RunnerOutcome([None] * spec.n_tests, error=f"cannot start a container: {e}")
                 try:
-                    outcome, healthy, ran = await self._run(slot, program, spec, limits)
+                    outcome, healthy, ran = await self._run(slot, program, spec, limits, stop)
                 except BaseException:  # cancelled mid-program: the container is in an unknown state
                     self._discard(slot)
                     raise
@@ -398,8 +391,8 @@ class DockerBackend(Backend):
         self.stats["sessions"] += 1
         return slot.session
 
-    async def _run(self, slot: _Slot, program: str, spec: TestSpec,
-                   limits: Limits) -> tuple[RunnerOutcome, bool, bool]:
+    async def _run(self, slot: _Slot, program: str, spec: TestSpec, limits: Limits,
+                   stop=None) -> tuple[RunnerOutcome, bool, bool]:
         """(outcome, container still healthy, program ran)."""
         try:
             session = await self._session(slot)
@@ -420,7 +413,8 @@ class DockerBackend(Backend):
             self.last_unclean = {"when": "before", **hello}
             return failed(f"container not clean before the program: {hello}", ran=False)
         outcome = await drive_runner(session.stdout, session.writer, program, spec, limits, workdir=WORKDIR,
-                                     sys_path=[], nproc=None, scratch_dirs=SCRATCH_DIRS, private_ipc=True)
+                                     sys_path=[], nproc=None, scratch_dirs=SCRATCH_DIRS, private_ipc=True,
+                                     stop=stop)
         healthy = outcome.error is None
         # the namespace is gone: is the container back to clean, and did its OOM killer fire?
         end = await _read_message(session.stdout, _END, 10.0 if healthy else 1.0, skip_frames=1)

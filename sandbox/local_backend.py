@@ -335,9 +335,9 @@ class LocalBackend(SubprocessRunnerBackend):
 
     # -- serve-many sandboxes ---------------------------------------------------------------------------
 
-    async def run_raw(self, program: str, spec, limits: Limits) -> RunnerOutcome:
+    async def run_raw(self, program: str, spec, limits: Limits, stop=None) -> RunnerOutcome:
         if not self.reuse:
-            return await super().run_raw(program, spec, limits)
+            return await super().run_raw(program, spec, limits, stop)
         key = (int(limits.memory_mb), int(limits.tmpfs_mb), int(limits.pids))
         try:
             sandbox = self._take_idle(key) or self._start_pooled(key, limits)
@@ -346,7 +346,7 @@ class LocalBackend(SubprocessRunnerBackend):
             return RunnerOutcome([None] * spec.n_tests, error=f"cannot prepare the sandbox: {e}")
         keep = False
         try:
-            outcome, keep = await self._drive_pooled(sandbox, uid.uid, program, spec, limits)
+            outcome, keep = await self._drive_pooled(sandbox, uid.uid, program, spec, limits, stop)
             return outcome
         finally:
             if keep:
@@ -372,7 +372,7 @@ class LocalBackend(SubprocessRunnerBackend):
         return _PooledSandbox(proc, lease, key)
 
     async def _drive_pooled(self, sandbox: _PooledSandbox, uid: int, program: str, spec,
-                            limits: Limits) -> tuple[RunnerOutcome, bool]:
+                            limits: Limits, stop=None) -> tuple[RunnerOutcome, bool]:
         """One program over the sandbox's pipes; (outcome, whether the sandbox is clean for the next one)."""
         loop = asyncio.get_running_loop()
         reader = asyncio.StreamReader(limit=1 << 22)
@@ -383,8 +383,8 @@ class LocalBackend(SubprocessRunnerBackend):
             rtransport, _ = await loop.connect_read_pipe(lambda: asyncio.StreamReaderProtocol(reader), rfile)
             wtransport, wprotocol = await loop.connect_write_pipe(asyncio.streams.FlowControlMixin, wfile)
             writer = asyncio.StreamWriter(wtransport, wprotocol, None, loop)
-            outcome = await drive_runner(reader, writer, program, spec, limits,
-                                         uid=uid, **self._session_options(sandbox.lease, limits))
+            outcome = await drive_runner(reader, writer, program, spec, limits, uid=uid, stop=stop,
+                                         **self._session_options(sandbox.lease, limits))
             clean = False
             if outcome.error is None:
                 try:

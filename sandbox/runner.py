@@ -23,11 +23,14 @@ keys ``scratch_dirs``, ``private_ipc``, ``cleanup_s``, ``helpers`` and ``warm_mo
 the optional ``output_bytes``; result records gained ``cleanup`` and ``skipped``; ``setup_error`` now
 comes from a private pipe that is closed before candidate code runs (never from stderr text).
 
+Changes in version 3: the parent sends each test frame after the previous result (not all at once),
+and may end a program early with an ``end`` frame.
+
 Every message is a *frame*: a 4-byte big-endian length N, N bytes of a UTF-8 JSON object (the header),
 then the raw bytes announced by the header (``data_len`` on input, ``blobs`` on output).
 
 Parent -> runner:
-  1. ``{"op": "start", "version": 2, "kind": "stdio"|"call"|"functional", "fn_name": str|null,
+  1. ``{"op": "start", "version": 3, "kind": "stdio"|"call"|"functional", "fn_name": str|null,
         "call_style": "auto"|"lcb"|"apps", "n_tests": N, "workdir": str,
         "sys_path": [str] (extra read-only import paths),
         "scratch_dirs": [str] (optional: more directories emptied after every test, e.g. /dev/shm),
@@ -40,11 +43,13 @@ Parent -> runner:
         "limits": {"cpu_s": float, "wall_s": float, "memory_bytes": int, "nproc": int|null,
                    "nofile": int, "fsize_bytes": int, "stack_bytes": int, "output_bytes": int},
         "data_len": P}`` followed by the P bytes of the program source (UTF-8).
-  2. N times: ``{"op": "test", "index": k, "data_len": D, "output_bytes": int (optional, per test)}``
+  2. Up to N times: ``{"op": "test", "index": k, "data_len": D, "output_bytes": int (optional, per test)}``
      followed by D bytes: the stdin of a stdio test, the argument text of a call test, or the snippet
-     of a functional test (already rewritten by the parent: see sandbox/functional.py).
+     of a functional test (already rewritten by the parent: see sandbox/functional.py). The parent may
+     instead send ``{"op": "end"}`` before test N: the runner then runs no further test and answers
+     ``done`` at once (the parent runs the remaining tests elsewhere, see sandbox/fanout.py).
 Runner -> parent:
-  1. ``{"op": "ready", "version": 2, "pid": int, "python": str, "compile_error": bool}``.
+  1. ``{"op": "ready", "version": 3, "pid": int, "python": str, "compile_error": bool}``.
   2. N times, in order: ``{"op": "result", "index": k, "status": "exited"|"signaled"|"skipped",
         "exit_code": int|null, "signal": int|null, "cpu_s": float, "wall_s": float, "maxrss_kb": int,
         "killed_by": null|"cpu"|"wall"|"output"|"memory", "compile_error": bool,
@@ -79,7 +84,7 @@ import select
 import sys
 import time
 
-PROTOCOL_VERSION = 2
+PROTOCOL_VERSION = 3
 _HEADER_SIZE = 4  # big-endian frame length
 _MAX_HEADER = 1 << 20  # a JSON header above 1 MiB is a protocol error, not data
 _CHUNK = 1 << 16
@@ -1347,7 +1352,7 @@ def _read_start(ctl_in: int) -> dict:
 
 
 def _serve_program(ctl_in: int, send, start: dict) -> None:
-    """One program: ready, one result per test, done."""
+    """One program: ready, one result per test (until the parent's "end"), done."""
     program = _read_exact(ctl_in, int(start["data_len"])).decode("utf-8", "replace")
     job = dict(start, program=program)
     code, compile_exc = _prepare_program(start, program)
@@ -1356,6 +1361,8 @@ def _serve_program(ctl_in: int, send, start: dict) -> None:
     dirty = False
     for k in range(int(start["n_tests"])):
         frame = _read_header(ctl_in)
+        if frame.get("op") == "end":  # the parent runs the remaining tests elsewhere
+            break
         if frame.get("op") != "test" or frame.get("index") != k:
             raise ValueError(f"expected test frame {k}, got {frame!r}")
         if dirty:

@@ -13,6 +13,7 @@ import signal
 import struct
 import sys
 from dataclasses import dataclass, field
+from collections.abc import Callable
 from typing import Any
 
 from sandbox import functional
@@ -45,6 +46,8 @@ class RunnerOutcome:
     # Parent-side evidence that the sandbox's memory cgroup killed something (see docs/sandbox.md):
     # tests killed by SIGKILL without another reason, or lost with the runner, are MLE, not RE/SE.
     oom_killed: bool = False
+    # Set when `stop` ended the program early: the index of the first test not run (sandbox/fanout.py)
+    ended_at: int | None = None
 
 
 def runner_limits(limits: Limits, *, nproc: int | None) -> dict[str, Any]:
@@ -151,29 +154,37 @@ async def drive_runner(
     reader: asyncio.StreamReader, writer: asyncio.StreamWriter, program: str, spec: TestSpec,
     limits: Limits, *, workdir: str, sys_path: list[str] = (), nproc: int | None = None,
     scratch_dirs: list[str] = (), private_ipc: bool = False, uid: int | None = None,
+    stop: Callable[[RawResult], bool] | None = None,
 ) -> RunnerOutcome:
-    """Sends the program and the test payloads, collects one raw record per test.
+    """Sends the program, then each test's payload once the previous result is in; collects one raw
+    record per test. `stop(record)` true for test k < N - 1 ends the program there (an ``end`` frame):
+    the outcome's `ended_at` is k + 1 and the later results stay None, for the caller to run elsewhere.
 
     Never raises for runner misbehaviour: a dead, silent or confused runner ends the session with
     `error` set and the missing results left as None (the caller kills the sandbox). The outcome's
     `prepared` carries the parent-side plans that `judge_outcome` needs for functional tests."""
     prepared = prepare(program, spec, limits)
-    results: list[RawResult | None] = [None] * len(prepared.payloads)
+    n = len(prepared.payloads)
+    results: list[RawResult | None] = [None] * n
+    ended_at = None
 
-    async def send_all() -> None:
+    async def send_test(k: int) -> None:
+        data = prepared.payloads[k]
+        writer.write(runner_protocol.encode_header(
+            {"op": "test", "index": k, "data_len": len(data), "output_bytes": prepared.output_caps[k]}))
+        for i in range(0, len(data), 1 << 20):  # stream large inputs under back-pressure
+            writer.write(data[i:i + (1 << 20)])
+            await writer.drain()
+        await writer.drain()
+
+    async def send_start() -> None:
         writer.write(start_frame(program, spec, limits, workdir=workdir, sys_path=list(sys_path), nproc=nproc,
                                  scratch_dirs=list(scratch_dirs), private_ipc=private_ipc,
                                  helpers=prepared.helpers, uid=uid))
         await writer.drain()
-        for k, data in enumerate(prepared.payloads):
-            writer.write(runner_protocol.encode_header(
-                {"op": "test", "index": k, "data_len": len(data), "output_bytes": prepared.output_caps[k]}))
-            for i in range(0, len(data), 1 << 20):  # stream large inputs under back-pressure
-                writer.write(data[i:i + (1 << 20)])
-                await writer.drain()
-            await writer.drain()
+        await send_test(0)
 
-    sender = asyncio.ensure_future(send_all())
+    sender = asyncio.ensure_future(send_start())
     error = None
     try:
         try:
@@ -195,16 +206,27 @@ async def drive_runner(
                 error = f"runner protocol error at test {k}: {frame.header.get('message', frame.header)}"
                 break
             results[k] = frame
-    except (asyncio.IncompleteReadError, ConnectionError, ValueError, OSError, RecursionError) as e:
+            if k + 1 == n:
+                break
+            # The runner has read all of test k's payload before answering: the writer is idle again.
+            await asyncio.wait_for(sender, ANSWER_SLACK_S)
+            if stop is not None and stop(frame):
+                writer.write(runner_protocol.encode_header({"op": "end"}))
+                sender = asyncio.ensure_future(writer.drain())
+                ended_at = k + 1
+                break
+            sender = asyncio.ensure_future(send_test(k + 1))
+    except (asyncio.IncompleteReadError, asyncio.TimeoutError, ConnectionError, ValueError, OSError,
+            RecursionError) as e:
         error = f"runner connection lost: {type(e).__name__}: {e}"
     finally:
-        if not sender.done():
-            sender.cancel()
+        if not sender.done() and (error is not None or ended_at is None):
+            sender.cancel()  # an error or a result for the last test: nothing more to send
         try:
-            await sender
-        except (asyncio.CancelledError, ConnectionError, OSError):
+            await asyncio.wait_for(sender, ANSWER_SLACK_S)
+        except (asyncio.TimeoutError, asyncio.CancelledError, ConnectionError, OSError):
             pass
-    return RunnerOutcome(results, error=error, prepared=prepared)
+    return RunnerOutcome(results, error=error, prepared=prepared, ended_at=ended_at if error is None else None)
 
 
 def answer_budget(limits: Limits, input_bytes: int) -> float:
