@@ -157,7 +157,12 @@ class _RewriteAsserts(ast.NodeTransformer):
             self.sites.append(Site("truth", None, id(node) in self.top_level))
             args = [ast.Constant(site), _GuardCalls().visit(self.visit(node.test)), ast.Constant(False)]
         call = ast.Call(func=ast.Name(RECORD, ast.Load()), args=args, keywords=[])
-        return ast.copy_location(ast.Expr(call), node)
+        return ast.copy_location(ast.Expr(call), node)  # the tree is only unparsed, never compiled
+
+    def generic_visit(self, node: ast.AST) -> ast.AST:
+        if isinstance(node, ast.expr):  # statements, hence asserts, never sit inside an expression
+            return node
+        return super().generic_visit(node)
 
 
 def plan_snippet(snippet: str) -> Plan:
@@ -169,8 +174,7 @@ def plan_snippet(snippet: str) -> Plan:
         return Plan(snippet)
     rewriter = _RewriteAsserts({id(stmt) for stmt in tree.body if isinstance(stmt, ast.Assert)})
     try:
-        tree = ast.fix_missing_locations(rewriter.visit(tree))
-        return Plan(ast.unparse(tree), rewriter.sites)
+        return Plan(ast.unparse(rewriter.visit(tree)), rewriter.sites)
     except RecursionError:
         return Plan(snippet)
 

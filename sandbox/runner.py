@@ -55,9 +55,10 @@ Runner -> parent:
         "killed_by": null|"cpu"|"wall"|"output"|"memory", "compile_error": bool,
         "setup_error": bool (the runner could not prepare the test process, reported on its private
                   pipe before any candidate code ran: an infrastructure error),
-        "cleanup": "ok"|"timeout"|"failed" (emptying the scratch dirs / IPC after the test; anything but
-                  "ok" means the sandbox may hold the candidate's state: the remaining tests are
-                  "skipped" and the sandbox must not be reused),
+        "cleanup": "ok"|"timeout"|"failed"|"reset" (emptying the scratch dirs / IPC after the test;
+                  "timeout"/"failed" mean the sandbox may hold the candidate's state: the remaining tests
+                  are "skipped" and the sandbox must not be reused; "reset": the last test of a program in
+                  a reused sandbox, cleaned and checked by the reset that follows),
         "skipped": null|"dirty" (not run because an earlier test of this program left state behind),
         "completed": bool (functional: the per-test completion line was seen),
         "result_ok": bool (call: a return value arrived on the result pipe),
@@ -1237,7 +1238,8 @@ def _skipped_record(index: int) -> tuple[dict, list]:
             "cap_hit": False}, []
 
 
-def _run_one(job: dict, code, compile_exc, ctl_in: int, index: int, frame: dict) -> tuple[dict, list]:
+def _run_one(job: dict, code, compile_exc, ctl_in: int, index: int, frame: dict,
+             defer_cleanup: bool = False) -> tuple[dict, list]:
     data_len = int(frame["data_len"])
     cap = int(frame.get("output_bytes") or job["limits"]["output_bytes"])
     payload = ""
@@ -1255,7 +1257,7 @@ def _run_one(job: dict, code, compile_exc, ctl_in: int, index: int, frame: dict)
     wall = time.monotonic() - t0
     sup.finish()
     cpu = _children_cpu() - cpu0
-    cleanup = _cleanup(job)
+    cleanup = "reset" if defer_cleanup else _cleanup(job)
     return _record(job, index, sup, compile_exc, sentinel, cpu, wall, cleanup)
 
 
@@ -1369,8 +1371,10 @@ def _serve_program(ctl_in: int, send, start: dict) -> None:
             _read_exact(ctl_in, int(frame["data_len"]))
             send(*_skipped_record(k))
             continue
-        record, blobs = _run_one(job, code, compile_exc, ctl_in, k, frame)
-        dirty = record["cleanup"] != "ok"
+        # The last test of a reused sandbox's program is cleaned by the reset that follows (_reset).
+        defer = _SUPERVISES_ALL and k == int(start["n_tests"]) - 1
+        record, blobs = _run_one(job, code, compile_exc, ctl_in, k, frame, defer_cleanup=defer)
+        dirty = record["cleanup"] not in ("ok", "reset")
         send(record, blobs)
     send({"op": "done", "dirty": dirty})
 
@@ -1390,9 +1394,10 @@ def _serve_many(ctl_in: int, send) -> int:
     """As PID 1 with CAP_SETUID/CAP_SETGID only: for each start frame (which names a fresh `uid` leased
     by the parent for this program alone) fork a supervisor whose effective uid is that uid (real and
     saved uid stay root, so the program cannot signal it), which becomes the subreaper of everything the
-    program starts and serves the program exactly as `_serve` would (its test processes run as `uid`). Then
-    reset: a helper under the program's uid kills every process of it, empties the scratch dirs and
-    removes every SysV IPC object, and checks that nothing is left; send ``{"op": "reset", "clean": bool}``.
+    program starts and serves the program exactly as `_serve` would (its test processes run as `uid`).
+    Then the supervisor resets (`_reset`: kills every process of the program, empties the scratch dirs,
+    removes every SysV IPC object, checks that nothing is left) and exits 0 only if all of that held; we
+    reap it and anything left, and send ``{"op": "reset", "clean": bool}``.
     An unclean reset ends the sandbox (the parent starts a new one). Nothing of a program survives into
     the next: new uid, empty /tmp and /dev/shm, no IPC objects, no processes."""
     _set_dumpable(0)
@@ -1402,6 +1407,10 @@ def _serve_many(ctl_in: int, send) -> int:
             __import__(name)
         except ImportError:
             pass
+    _helper_namespace()  # the functional-test helpers, likewise compiled once
+    # Everything so far to the permanent generation: a collection in a program's supervisor or test then
+    # never walks (and so never copies, page by page) the shared heap.
+    gc.freeze()
     while True:
         try:
             start = _read_start(ctl_in)
@@ -1413,8 +1422,8 @@ def _serve_many(ctl_in: int, send) -> int:
         pid = os.fork()
         if pid == 0:
             _program_supervisor(ctl_in, send, start, uid)  # never returns
-        _wait_for(pid)
-        clean = _reset_as(uid, start)
+        status = _wait_for(pid)
+        clean = os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0 and _no_orphans_left()
         send({"op": "reset", "clean": clean})
         if not clean:
             return 0
@@ -1434,7 +1443,7 @@ def _program_supervisor(ctl_in: int, send, start: dict, uid: int) -> None:
         _set_dumpable(0)
         _SUPERVISES_ALL = True
         _serve_program(ctl_in, send, start)
-        code = 0
+        code = 0 if _reset(start) else 3
     except BaseException as e:  # noqa: BLE001 - reported to the parent, which fails the sandbox (SE)
         try:
             send({"op": "error", "message": f"{type(e).__name__}: {e}"})
@@ -1444,67 +1453,52 @@ def _program_supervisor(ctl_in: int, send, start: dict, uid: int) -> None:
         os._exit(code)
 
 
-def _wait_for(pid: int) -> None:
-    """Waits for `pid`, reaping any orphan that reaches us meanwhile."""
+def _wait_for(pid: int) -> int:
+    """Waits for `pid` (its wait status), reaping any orphan that reaches us meanwhile."""
     while True:
         try:
-            got, _ = os.waitpid(-1, 0)
+            got, status = os.waitpid(-1, 0)
         except ChildProcessError:
-            return
+            return -1
         except InterruptedError:
             continue
         if got == pid:
-            return
+            return status
 
 
-def _reset_as(uid: int, start: dict) -> bool:
-    """Kills, wipes and checks under the program's uid (we hold no CAP_KILL or CAP_DAC_OVERRIDE)."""
-    for _ in range(20):  # fork can fail for a moment while the pids cgroup is full of dying processes
+def _reset(start: dict) -> bool:
+    """The supervisor's last act: kill and reap every process of the program (as the subreaper with the
+    program's effective uid, kill(-1) reaches exactly them), empty the scratch dirs, remove every SysV
+    IPC object, and check that nothing is left."""
+    deadline = time.monotonic() + 1.0
+    while True:
         try:
-            pid = os.fork()
-            break
-        except OSError:
-            time.sleep(0.01)
-    else:
-        return False
-    if pid == 0:
-        ok = False
+            os.kill(-1, signal.SIGKILL)
+        except ProcessLookupError:
+            break  # no process of the program, not even a zombie
         try:
-            _drop_privileges(uid, uid)
-            deadline = time.monotonic() + 1.0
-            while time.monotonic() < deadline:
-                try:
-                    os.kill(-1, signal.SIGKILL)  # every process of this uid but us
-                except ProcessLookupError:
-                    break
-                time.sleep(0.001)
-            try:
-                os.kill(-1, 0)
-                alive = True
-            except ProcessLookupError:
-                alive = False
-            ok = not alive and _cleanup(start) == "ok" and _nothing_left(start)
-        finally:
-            os._exit(0 if ok else 1)
-    status = 1
-    while True:  # the helper, then any orphan it killed
-        try:
-            got, st = os.waitpid(pid, 0)
-        except InterruptedError:
-            continue
-        status = st
-        break
+            while os.waitpid(-1, os.WNOHANG)[0]:
+                pass
+        except ChildProcessError:
+            pass
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.001)
+    return _cleanup(start) == "ok" and _nothing_left(start)
+
+
+def _no_orphans_left() -> bool:
+    """After the supervisor: reaps anything that reached us (nothing should) within a second."""
     deadline = time.monotonic() + 1.0
     while True:
         try:
             got, _ = os.waitpid(-1, os.WNOHANG)
         except ChildProcessError:
-            break  # no process of the program is left
+            return True
         if got == 0:
             if time.monotonic() > deadline:
                 return False  # something survived the kill: retire the sandbox
             time.sleep(0.002)
-    return os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0
 
 
 def _nothing_left(start: dict) -> bool:

@@ -28,6 +28,7 @@ ANSWER_SLACK_S = 2.0  # a result is due within the wall cap + cleanup budget + t
 INPUT_BYTES_PER_S = 20e6  # budget for streaming large inputs into the sandbox
 STACK_BYTES = 64 << 20  # fixed, never tied to the memory limit (SandboxFusion#45/#70)
 CLEANUP_MIN_S = 2.0
+_ONE_WRITE_BYTES = 1 << 20  # test frames up to this size go to the runner in one write
 
 
 @dataclass
@@ -168,21 +169,23 @@ async def drive_runner(
     results: list[RawResult | None] = [None] * n
     ended_at = None
 
-    async def send_test(k: int) -> None:
+    async def send_test(k: int, before: bytes = b"") -> None:
         data = prepared.payloads[k]
-        writer.write(runner_protocol.encode_header(
-            {"op": "test", "index": k, "data_len": len(data), "output_bytes": prepared.output_caps[k]}))
-        for i in range(0, len(data), 1 << 20):  # stream large inputs under back-pressure
-            writer.write(data[i:i + (1 << 20)])
-            await writer.drain()
+        head = before + runner_protocol.encode_header(
+            {"op": "test", "index": k, "data_len": len(data), "output_bytes": prepared.output_caps[k]})
+        if len(data) <= _ONE_WRITE_BYTES:  # one pipe write (each one wakes the runner)
+            writer.write(head + data)
+        else:
+            writer.write(head)
+            for i in range(0, len(data), _ONE_WRITE_BYTES):  # stream large inputs under back-pressure
+                writer.write(data[i:i + _ONE_WRITE_BYTES])
+                await writer.drain()
         await writer.drain()
 
     async def send_start() -> None:
-        writer.write(start_frame(program, spec, limits, workdir=workdir, sys_path=list(sys_path), nproc=nproc,
-                                 scratch_dirs=list(scratch_dirs), private_ipc=private_ipc,
-                                 helpers=prepared.helpers, uid=uid))
-        await writer.drain()
-        await send_test(0)
+        await send_test(0, start_frame(program, spec, limits, workdir=workdir, sys_path=list(sys_path),
+                                       nproc=nproc, scratch_dirs=list(scratch_dirs), private_ipc=private_ipc,
+                                       helpers=prepared.helpers, uid=uid))
 
     sender = asyncio.ensure_future(send_start())
     error = None
