@@ -9,7 +9,7 @@ same program in its own sandbox, all at once.
 
 Nothing about a verdict changes: every shard is an ordinary run of the program (fresh sandbox or a
 reused one after a complete reset, its own uid and cgroup), and a test's verdict never depends on what
-ran before it in the same sandbox (docs/sandbox.md, "No state crosses"). What changes is the number of
+ran before it in the same sandbox (docs/sandbox.md, "Threat model"). What changes is the number of
 sandboxes one program may hold at once: up to 1 + wall_tle_fanout, for a program that has already shown
 it waits rather than computes. Each shard still has its own memory, process and CPU limits.
 """

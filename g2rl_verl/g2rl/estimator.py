@@ -172,7 +172,27 @@ def compute_g2rl_advantage_with_metrics(
     )
     shaped = result.shaped.to(token_level_rewards.dtype)  # [bs]
     advantages, returns = grpo_on_shaped_rewards(shaped, response_mask, index_list, valid_b, config)
-    return advantages, returns, shaping.shaping_metrics(result, phi, index_list)
+    metrics = shaping.shaping_metrics(result, phi, index_list)
+    frac = incorrect_positive_advantage_frac(advantages, response_mask, result.base, valid_b & nonempty)
+    if frac is not None:
+        metrics["g2rl/incorrect_pos_adv_frac"] = frac
+    return advantages, returns, metrics
+
+
+def incorrect_positive_advantage_frac(
+    advantages: torch.Tensor, response_mask: torch.Tensor, base: torch.Tensor, counted: torch.Tensor
+) -> float | None:
+    """Share of the counted incorrect responses (base reward <= 0) whose advantage is positive, i.e. that
+    the update makes more likely. Plain GRPO gives none (an incorrect response is below its group's mean,
+    or in an all-incorrect group at 0); under eq12 shaping, novel incorrect ones can be.
+
+    advantages, response_mask: [bs, resp_len]; base: [bs] base rewards r; counted: [bs] bool."""
+    tokens = response_mask.sum(dim=1).clamp(min=1)  # [bs]
+    per_sample = (advantages * response_mask).sum(dim=1) / tokens  # [bs] the broadcast advantage
+    chosen = counted.to(base.device) & (base <= 0)  # [bs]
+    if not bool(chosen.any()):
+        return None
+    return float((per_sample.to(base.device)[chosen] > 0).double().mean())
 
 
 def compute_g2rl_advantage(

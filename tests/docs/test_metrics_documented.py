@@ -57,6 +57,15 @@ def logged_keys() -> set[str]:
     valid = torch.tensor([True, True, True, False, True, True])
     ids = ["a", "a", "a", "b", "b", "b"]
     keys |= set(shaping_metrics(compute_shaping(scores, features, ids, valid=valid), features, ids))
+    # the estimator adds the advantage-based keys on top (what the trainer logs)
+    from omegaconf import OmegaConf
+
+    from g2rl_verl.g2rl.estimator import compute_g2rl_advantage_with_metrics
+
+    rewards = torch.zeros(6, 3)
+    rewards[:, -1] = 2 * scores - 1
+    cfg = OmegaConf.create({"adv_estimator": "g2rl", "norm_adv_by_std_in_grpo": True, "g2rl": {}})
+    keys |= set(compute_g2rl_advantage_with_metrics(rewards, torch.ones(6, 3), ids, cfg, g2rl_phi=features)[2])
     keys |= set(select_mixed_groups({"u": [1.0, 0.0]}, ["u"], target=1).metrics())
     return {k for k in keys if k.startswith(OUR_PREFIXES) or k in OURS_UNDER_VERL_NAMES}
 

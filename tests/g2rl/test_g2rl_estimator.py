@@ -231,3 +231,25 @@ def test_validate_rejects_unsupported_setups(algo_over, arr_over, message):
     algo = OmegaConf.merge(algorithm_cfg(), algo_over)
     with pytest.raises(G2RLConfigError, match=message):
         validate_g2rl_config(algo, actor_rollout_ref(**arr_over))
+
+
+def test_incorrect_positive_advantage_share_hand_computed():
+    """One all-incorrect group of 3 with features e1, e1, e2 (derivation as in the spec's m=4 example):
+    S_12 = 1, S_13 = S_23 = 0; equal rewards give w_ij = 1/2, so nu = (1 - 1/2, 1 - 1/2, 1 - 0) =
+    (0.5, 0.5, 1) and min-max nu_bar = (0, 0, 1). eq12 with lambda 0.5: r~ = -1 + 0.5 nu_bar =
+    (-1, -1, -0.5), mean -5/6: only the third is above it, so 1 of 3 incorrect responses gets a positive
+    advantage. Plain GRPO (lambda 0) and skip_uniform_groups give this group advantage 0: share 0."""
+    mask = torch.ones(3, 4)
+    rewards = torch.zeros(3, 4)
+    rewards[:, -1] = -1.0
+    index = np.array(["g", "g", "g"], dtype=object)
+    phi = torch.tensor([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0]])
+    adv, _, m = est.compute_g2rl_advantage_with_metrics(rewards, mask, index, algorithm_cfg(), g2rl_phi=phi)
+    assert (adv[:, 0] > 0).tolist() == [False, False, True]
+    assert m["g2rl/incorrect_pos_adv_frac"] == pytest.approx(1 / 3)
+    for keys in ({"shaping_lambda": 0.0}, {"skip_uniform_groups": True}):
+        _, _, m = est.compute_g2rl_advantage_with_metrics(rewards, mask, index, algorithm_cfg(**keys), g2rl_phi=phi)
+        assert m["g2rl/incorrect_pos_adv_frac"] == 0.0
+    # only correct responses: nothing to count, no metric
+    _, _, m = est.compute_g2rl_advantage_with_metrics(-rewards, mask, index, algorithm_cfg(), g2rl_phi=phi)
+    assert "g2rl/incorrect_pos_adv_frac" not in m
