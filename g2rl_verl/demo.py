@@ -40,6 +40,8 @@ from pathlib import Path
 from g2rl_verl.cpu.tiny_model import TinyModelSpec, build_tiny_model
 
 METHODS = ("grpo", "gppo", "g2rl")
+# G2RL ablations the benchmark can run beside the methods (demo_method/<name>.yaml = g2rl.yaml + one key)
+G2RL_ABLATIONS = ("g2rl_skip_uniform", "g2rl_prose")
 # the recipe files; located from the repository checkout (recipes/ is not part of the wheel)
 RECIPE_DIR = Path(__file__).resolve().parents[1] / "recipes" / "demo" / "config"
 HELDOUT_KEY = "val-core/math/acc/mean@1"  # verl's held-out accuracy (data_source "math", one sample)
@@ -78,8 +80,8 @@ class DemoSettings:
     )
 
     def __post_init__(self) -> None:
-        if self.method not in METHODS:
-            raise ValueError(f"demo method must be one of {METHODS} (got {self.method!r})")
+        if self.method not in METHODS + G2RL_ABLATIONS:
+            raise ValueError(f"demo method must be one of {METHODS + G2RL_ABLATIONS} (got {self.method!r})")
         for name in ("sft_steps", "rl_steps", "test_freq", "eval_samples", "eval_max_tokens"):
             if getattr(self, name) < 1:
                 raise ValueError(f"demo setting {name} must be >= 1 (got {getattr(self, name)})")
@@ -395,7 +397,7 @@ def check_outcome(result: PipelineResult) -> list[str]:
         if bad:
             problems.append(f"non-finite metrics {bad[:5]}")
             break
-    if settings.method == "g2rl" and not any(k.startswith("g2rl/") for m in train for k in m):
+    if settings.method.startswith("g2rl") and not any(k.startswith("g2rl/") for m in train for k in m):
         problems.append("no g2rl/* metrics were logged")
     if settings.method == "gppo" and not any("gppo" in k for m in train for k in m):
         problems.append("no GPPO metrics (actor/gppo_*, gppo/*) were logged")

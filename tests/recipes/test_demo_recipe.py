@@ -107,6 +107,22 @@ def test_methods_differ_only_in_method_knobs():
     assert cfg["actor_rollout_ref.rollout.n"] == 8 and cfg[f"{A}.ppo_mini_batch_size"] == 16
 
 
+@pytest.mark.parametrize(
+    "ablation, key, value",
+    [("g2rl_skip_uniform", "algorithm.g2rl.skip_uniform_groups", True),
+     ("g2rl_prose", "algorithm.g2rl.shaping_mode", "prose")],
+)
+def test_g2rl_ablations_change_exactly_one_key(ablation, key, value):
+    """The benchmark's G2RL ablations are the G2RL run with one documented key changed, nothing else."""
+    from g2rl_verl.demo import G2RL_ABLATIONS
+
+    assert ablation in G2RL_ABLATIONS
+    base, other = flat(rl_config("g2rl")), flat(rl_config(ablation))
+    differing = {k for k in base.keys() | other.keys() if base.get(k) != other.get(k)}
+    assert differing == {key} and other[key] == value
+    DemoSettings(method=ablation)  # accepted by the benchmark's settings
+
+
 def test_demo_sft_composes_with_verls_sft_trainer_config():
     import verl.trainer
 
