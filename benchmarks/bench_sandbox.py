@@ -19,7 +19,9 @@ Workloads:
 - HumanEval's 164 canonical solutions (program = prompt + canonical_solution, one assert-style test
   ``test + check(entry_point)``), read from the shared data path, never copied.
 
-Speed is reported, not asserted; the machine is shared, so quote medians of repeated runs.
+Every system starts its workers before its clock (the SandboxFusion-style server, our sandboxes) and
+has their start-up CPU counted. Speed is reported, not asserted; the machine is shared, so quote medians
+of repeated runs.
 """
 
 from __future__ import annotations

@@ -426,7 +426,9 @@ class LocalBackend(SubprocessRunnerBackend):
             if len(pool) < MAX_IDLE_SANDBOXES and sandbox.proc.poll() is None:
                 pool.append(sandbox)
                 return
-        sandbox.close()
+        # a clean sandbox beyond the pool's size (fan-out peaks): let it exit, so that bwrap reaps the
+        # runner and its CPU time reaches our RUSAGE_CHILDREN like every other sandbox's
+        sandbox.close(graceful=True)
 
     def idle_sandbox_pids(self) -> list[int]:
         """bwrap pids of the idle sandboxes kept for reuse (expected children of this process)."""
