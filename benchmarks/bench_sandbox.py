@@ -214,6 +214,8 @@ def _main(argv: list[str] | None, tmpdir: str) -> int:
     limits = Limits(cpu_s=args.cpu_s, wall_s=args.wall_s)
     os.environ["TMPDIR"] = tmpdir  # every system's temp files land here, so leftovers are attributable
     tempfile.tempdir = tmpdir
+    args.humaneval = os.path.abspath(args.humaneval) if args.humaneval else args.humaneval
+    os.chdir(tmpdir)  # and files the unisolated baselines' programs write into their cwd (never the checkout)
 
     candidates = generate(args.problems, args.tests, args.per_problem, seed=args.seed, cpu_s=args.cpu_s)
     safe = [c for c in candidates if c.label not in HOST_HARMFUL_CLASSES]
