@@ -41,14 +41,23 @@ def get_backend(name: str = "local", **options: Any) -> Backend:
 
 
 def _make_backend(name: str, options: dict[str, Any]) -> Backend:
+    """`wall_tle_fanout` (an int >= 0, see sandbox/fanout.py) is accepted by every backend; the other
+    options go to the backend's constructor."""
     import importlib
 
+    options = dict(options)
+    fanout = options.pop("wall_tle_fanout", None)
+    if fanout is not None and (isinstance(fanout, bool) or not isinstance(fanout, int) or fanout < 0):
+        raise ValueError(f"wall_tle_fanout must be an int >= 0 (0: never fan out), got {fanout!r}")
     module_name, _, class_name = BACKENDS[name].partition(":")
     try:
         module = importlib.import_module(module_name)
     except ImportError as e:
         raise ValueError(f"backend {name!r} is not available in this installation: {e}") from None
-    return getattr(module, class_name)(**options)
+    backend = getattr(module, class_name)(**options)
+    if fanout is not None:
+        backend.wall_tle_fanout = fanout
+    return backend
 
 
 def _resolve(spec: TestSpec | dict, limits: Limits | None, compare: str,

@@ -48,8 +48,7 @@ def test_waiting_program_fans_out_with_the_serial_verdicts(local_backend, sb):
     # serially the four sleepers alone cost 4 x the wall cap; fanned out: test 0, then one parallel wave
     assert elapsed < 4 * sb.SLEEPY.wall_cap_s, elapsed
 
-    serial = get_backend("local")
-    serial.wall_tle_fanout = 0
+    serial = get_backend("local", wall_tle_fanout=0)
     t0 = time.monotonic()
     again = sb.run(serial, SLEEP_ON_EVEN, sb.stdio(inputs, [str(2 * i) for i in range(8)]), sb.SLEEPY)
     assert time.monotonic() - t0 >= 4 * sb.SLEEPY.wall_cap_s  # the fan-out, not luck, saved the time
@@ -113,3 +112,10 @@ def test_drive_runner_never_stops_after_the_last_test(sb):
     outcome = asyncio.run(backend.run_raw("print(2 * int(input()))", spec, sb.SLEEPY, stop=lambda r: True))
     assert outcome.ended_at is None and outcome.error is None and outcome.results[0] is not None
     assert drive_runner.__kwdefaults__["stop"] is None
+
+
+@pytest.mark.parametrize("bad", [-1, 1.5, True, "8"])
+def test_wall_tle_fanout_option_is_validated(bad):
+    with pytest.raises(ValueError, match="wall_tle_fanout must be an int >= 0"):
+        get_backend("unsafe", wall_tle_fanout=bad)
+    assert get_backend("unsafe", wall_tle_fanout=3).wall_tle_fanout == 3
