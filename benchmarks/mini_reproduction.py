@@ -29,7 +29,7 @@ import time
 from dataclasses import replace
 from pathlib import Path
 
-from g2rl_verl.demo import G2RL_ABLATIONS, METHODS, DemoSettings, run_pipeline
+from g2rl_verl.demo import BENCHMARK_RL_STEPS, G2RL_ABLATIONS, METHODS, DemoSettings, run_pipeline
 
 T_975 = {1: 12.706, 2: 4.303, 3: 3.182, 4: 2.776, 5: 2.571, 6: 2.447, 7: 2.365, 8: 2.306, 9: 2.262}
 
@@ -185,7 +185,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     p.add_argument("--methods", nargs="+", choices=METHODS + G2RL_ABLATIONS, default=list(METHODS))
     p.add_argument("--sft-steps", type=int, default=DemoSettings.sft_steps)
-    p.add_argument("--rl-steps", type=int, default=DemoSettings.rl_steps)
+    p.add_argument("--rl-steps", type=int, default=BENCHMARK_RL_STEPS)
     p.add_argument("--test-freq", type=int, default=DemoSettings.test_freq)
     p.add_argument(
         "--report-only", action="store_true", help="only tabulate the runs already finished under --out"

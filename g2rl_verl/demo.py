@@ -40,6 +40,7 @@ from pathlib import Path
 from g2rl_verl.cpu.tiny_model import TinyModelSpec, build_tiny_model
 
 METHODS = ("grpo", "gppo", "g2rl")
+BENCHMARK_RL_STEPS = 20  # benchmarks/mini_reproduction.py's default budget (its published table)
 # G2RL ablations the benchmark can run beside the methods (demo_method/<name>.yaml = g2rl.yaml + one key)
 G2RL_ABLATIONS = ("g2rl_skip_uniform", "g2rl_prose")
 # the recipe files; located from the repository checkout (recipes/ is not part of the wheel)
@@ -62,7 +63,7 @@ class DemoSettings:
     heldout_rows: int = 200
     code_check_rows: int = 3
     sft_steps: int = 150
-    rl_steps: int = 20
+    rl_steps: int = 24  # the demo; the benchmark runs BENCHMARK_RL_STEPS
     resume_steps: int = 1
     test_freq: int = 5
     eval_samples: int = 4  # samples per held-out problem for pass@1 (avg@n) and pass@k
