@@ -48,8 +48,9 @@ class Backend(abc.ABC):
     one event loop, and must never block it."""
 
     name: str = "abstract"
-    # After a test ends at the wall cap, the program's remaining tests run in up to this many extra
-    # sandboxes at once (sandbox/fanout.py); 0 keeps every program in one sandbox.
+    # After a test ends at the wall cap, the program's remaining tests run as up to this many shards in
+    # parallel sandboxes, and the backend runs at most this many shards at once (sandbox/fanout.py); 0 keeps
+    # every program in one sandbox.
     wall_tle_fanout: int = 8
 
     @property

@@ -5,18 +5,20 @@ on a read, deadlocks) uses no CPU but holds its sandbox for the whole wall cap o
 tests it takes N x wall cap, and a batch is as slow as its slowest such program. So once a test ends by
 the wall cap (``killed_by == "wall"``, the runner's own record), the program stops there and its
 remaining tests are split into at most ``Backend.wall_tle_fanout`` contiguous shards, each run as the
-same program in its own sandbox, all at once.
+same program in its own sandbox, all at once. Shards of all programs share one budget: a backend runs at
+most ``wall_tle_fanout`` of them at a time (per event loop), so a batch never holds more than its
+concurrency plus ``wall_tle_fanout`` sandboxes, however many of its programs wait.
 
 Nothing about a verdict changes: every shard is an ordinary run of the program (fresh sandbox or a
 reused one after a complete reset, its own uid and cgroup), and a test's verdict never depends on what
 ran before it in the same sandbox (docs/sandbox.md, "Threat model"). What changes is the number of
-sandboxes one program may hold at once: up to 1 + wall_tle_fanout, for a program that has already shown
-it waits rather than computes. Each shard still has its own memory, process and CPU limits.
+sandboxes alive at once (above); each shard still has its own memory, process and CPU limits.
 """
 
 from __future__ import annotations
 
 import asyncio
+import weakref
 from dataclasses import replace
 from typing import TYPE_CHECKING
 
@@ -51,6 +53,16 @@ def shards(indices: list[int], n_shards: int) -> list[list[int]]:
     return out
 
 
+def _shard_slots(backend: Backend, size: int) -> asyncio.Semaphore:
+    """The backend's shard budget on the running event loop (asyncio primitives are loop-bound)."""
+    loop = asyncio.get_running_loop()
+    per_loop = backend.__dict__.setdefault("_fanout_slots", weakref.WeakKeyDictionary())
+    slots = per_loop.get(loop)
+    if slots is None:
+        slots = per_loop[loop] = asyncio.Semaphore(size)
+    return slots
+
+
 async def evaluate_tests(backend: Backend, program: str, spec: TestSpec, limits: Limits,
                          compare: str) -> list[TestRecord]:
     """The judged record of every test of `spec`, in order."""
@@ -62,7 +74,13 @@ async def evaluate_tests(backend: Backend, program: str, spec: TestSpec, limits:
     rest = list(range(outcome.ended_at, spec.n_tests))
     parts = shards(rest, fanout)
     subspecs = [subset(spec, part) for part in parts]
-    outcomes = await asyncio.gather(*(backend.run_raw(program, sub, limits) for sub in subspecs))
+    slots = _shard_slots(backend, fanout)
+
+    async def run_shard(sub: TestSpec):
+        async with slots:
+            return await backend.run_raw(program, sub, limits)
+
+    outcomes = await asyncio.gather(*(run_shard(sub) for sub in subspecs))
     for part, sub, out in zip(parts, subspecs, outcomes):
         for index, record in zip(part, judge_outcome(out, sub, limits, compare)):
             records[index] = record

@@ -12,9 +12,9 @@ environment), killing or tracing the runner, forged verdicts (expected outputs a
 stay in the parent; SE only from the runner's private setup pipe or the parent's own failures), and state
 crossing tests or programs (scratch dirs and SysV IPC emptied after every test; fresh IPC namespace per
 sandbox; reused sandboxes give each program a new uid and are reset and verified empty in between). A
-program whose test ends at the wall cap has its remaining tests run in up to ``wall_tle_fanout`` more
-sandboxes at once (sandbox/fanout.py), each a complete run under its own limits: the host then holds more
-sandboxes than the batch's concurrency.
+program whose test ends at the wall cap has its remaining tests run in parallel sandboxes (sandbox/fanout.py),
+each a complete run under its own limits; a backend runs at most ``wall_tle_fanout`` such shards at once, so
+the host holds at most the batch's concurrency plus that many sandboxes.
 
 Not covered: kernel/bwrap/CPython exploits, side channels, a malicious operator, hostile multi-tenant
 use, forged records of non-literal asserts by a program that knows the runner's protocol. Without

@@ -119,3 +119,31 @@ def test_wall_tle_fanout_option_is_validated(bad):
     with pytest.raises(ValueError, match="wall_tle_fanout must be an int >= 0"):
         get_backend("unsafe", wall_tle_fanout=bad)
     assert get_backend("unsafe", wall_tle_fanout=3).wall_tle_fanout == 3
+
+
+def test_shards_of_all_programs_share_one_budget(local_backend, sb):
+    """Three waiting programs with wall_tle_fanout=2: never more than 2 shards run at once, and every
+    program still gets its serial verdicts (TLE on even inputs, AC on odd ones)."""
+    from sandbox import evaluate_batch
+
+    backend = get_backend("local", wall_tle_fanout=2)
+    live = peak = 0
+    real = backend.run_raw
+
+    async def counting(program, spec, limits, stop=None):
+        nonlocal live, peak
+        shard = stop is None  # first runs get the stop predicate; shards do not
+        live += shard
+        peak = max(peak, live)
+        try:
+            return await real(program, spec, limits, stop)
+        finally:
+            live -= shard
+
+    backend.run_raw = counting
+    inputs = [str(i) for i in range(5)]
+    items = [(SLEEP_ON_EVEN, sb.stdio(inputs, [str(2 * i) for i in range(5)]))] * 3
+    results = evaluate_batch(items, concurrency=3, limits=sb.SLEEPY, backend=backend)
+    expected = [Verdict.TLE if i % 2 == 0 else Verdict.AC for i in range(5)]
+    assert [[t.verdict for t in r.tests] for r in results] == [expected] * 3
+    assert peak == 2, peak
