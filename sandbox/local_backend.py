@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import asyncio
 import atexit
+import functools
 import importlib.util
 import logging
 import os
@@ -352,10 +353,12 @@ class LocalBackend(SubprocessRunnerBackend):
             outcome, keep = await self._drive_pooled(sandbox, uid.uid, program, spec, limits, stop)
             return outcome
         finally:
-            if keep:
-                self._put_idle(sandbox)
-            else:
+            if not keep:
                 sandbox.close()
+            elif not self._put_idle(sandbox):
+                # clean, but beyond the pool's size (fan-out peaks): let it exit, so that bwrap reaps the
+                # runner and its CPU time reaches our RUSAGE_CHILDREN; off the event loop (it may wait)
+                asyncio.get_running_loop().run_in_executor(None, functools.partial(sandbox.close, graceful=True))
             uid.release()  # after the reset or the sandbox's death: no process of it is left
 
     def _start_pooled(self, key: tuple, limits: Limits) -> _PooledSandbox:
@@ -423,15 +426,14 @@ class LocalBackend(SubprocessRunnerBackend):
                 sandbox.close()
         return None
 
-    def _put_idle(self, sandbox: _PooledSandbox) -> None:
+    def _put_idle(self, sandbox: _PooledSandbox) -> bool:
+        """Keeps a clean sandbox for reuse; False when the pool is full (or the sandbox died)."""
         with self._idle_lock:
             pool = self._idle.setdefault(sandbox.key, [])
             if len(pool) < MAX_IDLE_SANDBOXES and sandbox.proc.poll() is None:
                 pool.append(sandbox)
-                return
-        # a clean sandbox beyond the pool's size (fan-out peaks): let it exit, so that bwrap reaps the
-        # runner and its CPU time reaches our RUSAGE_CHILDREN like every other sandbox's
-        sandbox.close(graceful=True)
+                return True
+        return False
 
     def idle_sandbox_pids(self) -> list[int]:
         """bwrap pids of the idle sandboxes kept for reuse (expected children of this process)."""

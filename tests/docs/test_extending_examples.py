@@ -28,6 +28,19 @@ EXAMPLES = tuple(name for group in GROUPS for name in group)
 TIMEOUT_S = 300  # per group; importing verl dominates (about 10 s of CPU)
 
 
+def run_examples(spec: dict, work: Path) -> subprocess.CompletedProcess:
+    """tests/docs/extending_examples.py on `spec`, in `work`."""
+    (work / "spec.json").write_text(json.dumps(spec))
+    return subprocess.run(
+        [sys.executable, str(HERE / "extending_examples.py"), str(work / "spec.json")],
+        check=False,
+        cwd=work,
+        capture_output=True,
+        text=True,
+        timeout=TIMEOUT_S,
+    )
+
+
 @pytest.fixture(scope="module")
 def blocks():
     return parse_blocks(DOC.read_text(encoding="utf-8"))
@@ -43,15 +56,7 @@ def runs(blocks, tmp_path_factory):
             spec = example_spec({name: blocks[name] for name in group})
         except (AssertionError, KeyError) as e:
             return e
-        (work / "spec.json").write_text(json.dumps(spec))
-        return subprocess.run(
-            [sys.executable, str(HERE / "extending_examples.py"), str(work / "spec.json")],
-            check=False,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            timeout=TIMEOUT_S,
-        )
+        return run_examples(spec, work)
 
     with ThreadPoolExecutor(max_workers=len(GROUPS)) as pool:
         results = list(pool.map(run, GROUPS))
@@ -117,14 +122,6 @@ def test_a_wrong_example_fails_its_check(blocks, tmp_path):
         if not b.path.startswith("tests/")
     ]
     assert any("score01=0.5" in b.body for b in broken)
-    (tmp_path / "spec.json").write_text(json.dumps(example_spec({"reward": broken})))
-    result = subprocess.run(
-        [sys.executable, str(HERE / "extending_examples.py"), str(tmp_path / "spec.json")],
-        check=False,
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
+    result = run_examples(example_spec({"reward": broken}), tmp_path)
     assert result.returncode == 1
     assert "EXAMPLE reward: independent check failed" in result.stdout
